@@ -1,0 +1,478 @@
+"""Paint -> label ids -> model-ready tensors.
+
+* :func:`to_labels` turns a painted image (PIL or ndarray; RGB, RGBA, L/P index, uint8/uint16) into
+  an ``[H, W]`` id map. Exact paint colours map through a 2^24-entry lookup table; other colours
+  (blended brush edges, JPEG, resampling) snap to the nearest paint colour within ``tolerance``.
+* :func:`to_colors`, :func:`read_index_png`, :func:`write_index_png` go back and to disk.
+* :func:`one_hot`, :func:`instance_edges`, :func:`resize_labels`, :func:`snap_size` prepare model input.
+
+Nothing here knows about a particular model; backends receive ids and a palette, never colours.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from palettes import Palette, load as load_palette
+
+#: Largest painted image accepted (pixels). 4096 x 4096 keeps the label map and its float one-hot
+#: tensors within a laptop's memory; larger paintings should be downscaled first.
+MAX_PIXELS = 4096 * 4096
+
+#: Default RGB distance (Euclidean, 0..441) within which an off-palette colour snaps to its nearest
+#: paint colour. Blended edges between two colours sit at most half their distance away.
+DEFAULT_TOLERANCE = 64.0
+
+#: Snapped pixels at most this far from their colour count as confidently painted (JPEG noise).
+CONFIDENT_DISTANCE = 24.0
+
+OffPalette = Literal["nearest", "fill", "error"]
+
+
+@dataclass
+class LabelReport:
+    """What :func:`to_labels` did: how many pixels were exact, snapped, or beyond tolerance."""
+
+    pixels: int
+    exact: int
+    snapped: int
+    beyond_tolerance: int
+    cleaned: int
+    transparent: int
+    max_distance: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# --------------------------------------------------------------------------------------------------
+# image decoding
+
+
+def _as_array(image) -> tuple[np.ndarray, str]:
+    """Decode ``image`` into an ndarray and a kind: ``"rgb"``, ``"rgba"`` or ``"index"``."""
+    if isinstance(image, (str, Path)):
+        image = open_image(image)
+    if isinstance(image, Image.Image):
+        mode = image.mode
+        if mode == "P":
+            # A palette PNG: its pixel values are ids unless it carries transparency.
+            if "transparency" in image.info:
+                return np.asarray(image.convert("RGBA")), "rgba"
+            return np.asarray(image), "index"
+        if mode in ("L", "I;16", "I;16B", "I;16L", "I"):
+            return np.asarray(image), "index"
+        if mode == "RGB":
+            return np.asarray(image), "rgb"
+        if mode == "RGBA":
+            return np.asarray(image), "rgba"
+        if mode in ("LA", "PA", "RGBa", "La", "CMYK", "YCbCr", "HSV", "LAB", "1"):
+            conv = image.convert("RGBA" if "A" in mode or "a" in mode else "RGB")
+            return np.asarray(conv), "rgba" if conv.mode == "RGBA" else "rgb"
+        raise ValueError(f"unsupported image mode {mode!r}")
+    if isinstance(image, np.ndarray):
+        arr = image
+        if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+            raise ValueError(f"unsupported array dtype {arr.dtype}")
+        if arr.ndim == 2:
+            return arr, "index"
+        if arr.ndim == 3 and arr.shape[2] in (3, 4):
+            if arr.dtype == np.uint16:
+                arr = (arr >> 8).astype(np.uint8)  # 16-bit colour: the high byte is the colour
+            elif arr.dtype != np.uint8:
+                if np.issubdtype(arr.dtype, np.floating) and arr.size and float(np.nanmax(arr)) <= 1.0:
+                    arr = arr * 255.0
+                arr = np.clip(np.rint(arr), 0, 255).astype(np.uint8)
+            return arr, "rgb" if arr.shape[2] == 3 else "rgba"
+        if arr.ndim == 3 and arr.shape[2] == 1:
+            return arr[..., 0], "index"
+        raise ValueError(f"expected an [H, W], [H, W, 3] or [H, W, 4] array, got shape {arr.shape}")
+    try:  # torch tensors and anything array-like
+        return _as_array(np.asarray(image))
+    except Exception:
+        raise ValueError(f"cannot read an image from {type(image).__name__}") from None
+
+
+def open_image(path: str | Path | bytes) -> Image.Image:
+    """Open an image file fully (so corrupt files fail here), with a clear error."""
+    try:
+        src = io.BytesIO(path) if isinstance(path, bytes) else path
+        img = Image.open(src)
+        w, h = img.size
+        if w * h > MAX_PIXELS:
+            raise ValueError(f"image is {w}x{h} = {w * h} pixels, over the cap of {MAX_PIXELS}")
+        img.load()
+        return img
+    except FileNotFoundError:
+        raise ValueError(f"no such file: {path}") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError) as e:
+        name = "the uploaded bytes" if isinstance(path, bytes) else str(path)
+        raise ValueError(f"cannot read image {name}: {e}") from None
+
+
+def _check_size(shape: tuple[int, ...]) -> None:
+    h, w = shape[:2]
+    if h == 0 or w == 0:
+        raise ValueError(f"image is empty ({w}x{h})")
+    if h * w > MAX_PIXELS:
+        raise ValueError(f"image is {w}x{h} = {h * w} pixels, over the cap of {MAX_PIXELS}")
+
+
+# --------------------------------------------------------------------------------------------------
+# colour -> id
+
+
+_LUTS: dict[str, np.ndarray] = {}
+_MISS = np.uint16(0xFFFF)
+
+
+def _lut(palette: Palette) -> np.ndarray:
+    """2^24 uint16 table: packed RGB -> id, ``0xFFFF`` where the colour is not a paint colour.
+
+    Also maps each *trained* colour to its class when that colour is not itself some paint colour
+    (e.g. ADE20K's shared road/skyscraper grey reads as road), so maps painted with the official
+    colours convert too.
+    """
+    lut = _LUTS.get(palette.name)
+    if lut is None:
+        lut = np.full(1 << 24, _MISS, np.uint16)
+        trained = palette.rgb.astype(np.uint32)
+        codes = (trained[:, 0] << 16) | (trained[:, 1] << 8) | trained[:, 2]
+        lut[codes[::-1]] = np.arange(palette.num_classes, dtype=np.uint16)[::-1]  # first class wins ties
+        paint = palette.lut_paint.astype(np.uint32)
+        lut[(paint[:, 0] << 16) | (paint[:, 1] << 8) | paint[:, 2]] = palette.lut_ids.astype(np.uint16)
+        _LUTS[palette.name] = lut
+    return lut
+
+
+def _pack(rgb: np.ndarray) -> np.ndarray:
+    """``[..., 3|4]`` uint8 -> ``[...]`` uint32 codes ``R<<16 | G<<8 | B``."""
+    if rgb.shape[-1] == 4 and rgb.flags.c_contiguous:
+        # One reinterpreting view instead of three shifts: little-endian RGBA is A<<24|B<<16|G<<8|R.
+        v = rgb.view(np.uint32)[..., 0]
+        if np.little_endian:
+            return ((v & 0xFF) << 16) | (v & 0xFF00) | ((v >> 16) & 0xFF)
+    r = rgb[..., 0].astype(np.uint32)
+    r <<= 16
+    r |= rgb[..., 1].astype(np.uint32) << 8
+    r |= rgb[..., 2]
+    return r
+
+
+def _nearest(colours: np.ndarray, table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For ``[N, 3]`` colours, the row of ``table`` nearest to each, and the distance."""
+    d2 = ((colours[:, None, :].astype(np.int32) - table[None].astype(np.int32)) ** 2).sum(-1)
+    idx = d2.argmin(1)
+    return idx, np.sqrt(d2[np.arange(len(idx)), idx].astype(np.float64))
+
+
+def to_labels(
+    image,
+    palette: Palette | str,
+    *,
+    tolerance: float = DEFAULT_TOLERANCE,
+    off_palette: OffPalette = "nearest",
+    fill: int | None = None,
+    cleanup: bool = True,
+    return_report: bool = False,
+):
+    """Convert a painted image to label ids.
+
+    Args:
+        image: PIL image, ndarray (``[H,W]`` ids, ``[H,W,3]`` RGB, ``[H,W,4]`` RGBA; uint8, uint16 or
+            float in 0..1), or a path. L/P/16-bit index images are taken as ids and validated.
+        palette: a :class:`~palettes.Palette` or its name.
+        tolerance: RGB distance within which an off-palette colour snaps to its nearest paint colour.
+        off_palette: what to do with pixels beyond ``tolerance``: ``"nearest"`` (snap anyway),
+            ``"fill"`` (use the fill class) or ``"error"`` (raise ``ValueError``).
+        fill: id for transparent pixels (alpha < 128) and ``off_palette="fill"``; default palette fill.
+        cleanup: reassign snapped fringe pixels (not confidently one colour) to the nearest-coloured
+            class among confident pixels within 2 px. Exactly painted pixels are never changed.
+        return_report: also return a :class:`LabelReport`.
+
+    Returns:
+        ``[H, W]`` ids in ``palette.dtype`` (uint8 for every built-in palette but none over 256 ids),
+        and the report when asked.
+    """
+    palette = load_palette(palette)
+    if off_palette not in ("nearest", "fill", "error"):
+        raise ValueError(f"off_palette must be 'nearest', 'fill' or 'error', not {off_palette!r}")
+    fill = palette.fill if fill is None else int(fill)
+    if not palette.is_valid_id(np.asarray(fill)):
+        raise ValueError(f"fill id {fill} is not a class of palette {palette.name!r}")
+    arr, kind = _as_array(image)
+    _check_size(arr.shape)
+    h, w = arr.shape[:2]
+
+    if kind == "index":
+        if np.issubdtype(arr.dtype, np.floating):
+            if not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
+                raise ValueError("an index map must hold whole-number ids")
+        bad = ~palette.is_valid_id(arr)
+        if bad.any():
+            vals = np.unique(arr[bad])[:8].tolist()
+            raise ValueError(f"index map holds ids not in palette {palette.name!r}: {vals}")
+        ids = arr.astype(palette.dtype)
+        report = LabelReport(h * w, h * w, 0, 0, 0, 0, 0.0)
+        return (ids, report) if return_report else ids
+
+    codes = _pack(arr)
+    ids16 = _lut(palette)[codes]
+    transparent = None
+    if kind == "rgba":
+        transparent = arr[..., 3] < 128
+        if transparent.any():
+            ids16[transparent] = fill
+        else:
+            transparent = None
+    miss = ids16 == _MISS
+    n_miss = int(np.count_nonzero(miss))
+    beyond = snapped_n = cleaned = 0
+    max_d = 0.0
+    if n_miss:
+        ys, xs = np.nonzero(miss)
+        uniq, inverse = np.unique(codes[ys, xs], return_inverse=True)
+        ucol = np.stack([(uniq >> 16) & 255, (uniq >> 8) & 255, uniq & 255], 1).astype(np.uint8)
+        idx, dist = _nearest(ucol, palette.lut_paint)
+        uid = palette.lut_ids[idx]
+        far = dist > tolerance
+        if far.any():
+            beyond = int(np.count_nonzero(far[inverse]))
+            if off_palette == "error":
+                worst = ucol[dist.argmax()].tolist()
+                raise ValueError(
+                    f"{beyond} pixels are beyond tolerance {tolerance:g} of every colour of palette "
+                    f"{palette.name!r} (e.g. RGB {worst}, distance {dist.max():.0f})"
+                )
+            if off_palette == "fill":
+                uid = np.where(far, fill, uid)
+        max_d = float(dist.max())
+        pix_dist = dist[inverse]
+        ids16[ys, xs] = uid[inverse]
+        snapped_n = n_miss - (beyond if off_palette == "fill" else 0)
+        if cleanup:
+            unsure = pix_dist > CONFIDENT_DISTANCE
+            if off_palette == "fill":
+                unsure &= ~far[inverse]
+            if unsure.any():
+                cleaned = _cleanup(ids16, miss, pix_dist, ys[unsure], xs[unsure], arr, palette)
+    ids = ids16.astype(palette.dtype)
+    if return_report:
+        n_tr = 0 if transparent is None else int(np.count_nonzero(transparent))
+        exact = h * w - n_miss - n_tr
+        report = LabelReport(h * w, exact, snapped_n, beyond, cleaned, n_tr, round(max_d, 2))
+        return ids, report
+    return ids
+
+
+def _cleanup(ids16, miss, pix_dist, ys, xs, arr, palette, radius: int = 2) -> int:
+    """Reassign unsure pixels ``(ys, xs)`` to the nearest-coloured confident class within ``radius``.
+
+    A pixel blended from two colours can be nearest to a third class (a fringe); its confident
+    neighbours name the classes actually painted there. Pixels with no confident neighbour keep
+    their nearest colour. Returns how many pixels changed.
+    """
+    h, w = ids16.shape
+    confident = ~miss
+    confident_d = np.zeros((h, w), bool)
+    confident_d[miss] = pix_dist <= CONFIDENT_DISTANCE
+    confident |= confident_d
+    offs = [(dy, dx) for dy in range(-radius, radius + 1) for dx in range(-radius, radius + 1) if dy or dx]
+    ny = np.clip(ys[:, None] + np.array([o[0] for o in offs])[None], 0, h - 1)
+    nx = np.clip(xs[:, None] + np.array([o[1] for o in offs])[None], 0, w - 1)
+    cand = ids16[ny, nx].astype(np.int64)  # [N, K]
+    ok = confident[ny, nx]
+    table = palette.colour_table().astype(np.int32)
+    cand_safe = np.where(ok, cand, 0)
+    col = arr[ys, xs, :3].astype(np.int32)  # [N, 3]
+    d2 = ((table[cand_safe] - col[:, None, :]) ** 2).sum(-1)
+    d2 = np.where(ok, d2, np.iinfo(np.int32).max)
+    best = cand[np.arange(len(ys)), d2.argmin(1)]
+    has = ok.any(1)
+    old = ids16[ys, xs]
+    new = np.where(has, best, old).astype(np.uint16)
+    ids16[ys, xs] = new
+    return int(np.count_nonzero(new != old))
+
+
+def to_colors(ids, palette: Palette | str, *, trained: bool = False) -> np.ndarray:
+    """``[H, W]`` ids -> ``[H, W, 3]`` uint8 colours (paint colours, or ``trained=True`` colours)."""
+    palette = load_palette(palette)
+    ids = np.asarray(ids)
+    if ids.ndim != 2:
+        raise ValueError(f"expected an [H, W] id map, got shape {ids.shape}")
+    if not np.issubdtype(ids.dtype, np.integer):
+        raise ValueError(f"ids must be integers, got {ids.dtype}")
+    bad = ~palette.is_valid_id(ids)
+    if bad.any():
+        raise ValueError(f"ids not in palette {palette.name!r}: {np.unique(ids[bad])[:8].tolist()}")
+    return palette.colour_table(trained=trained)[ids]
+
+
+# --------------------------------------------------------------------------------------------------
+# index PNG files
+
+
+def write_index_png(ids: np.ndarray, path_or_file, palette: Palette | str | None = None) -> None:
+    """Write ids as a PNG: 8-bit palette PNG (with the paint colours) when every id < 256, else 16-bit."""
+    ids = np.asarray(ids)
+    if ids.ndim != 2 or not np.issubdtype(ids.dtype, np.integer):
+        raise ValueError(f"expected an [H, W] integer id map, got {ids.dtype} {ids.shape}")
+    if ids.size and (ids.min() < 0 or ids.max() > 65535):
+        raise ValueError("ids must lie in 0..65535")
+    if ids.size and ids.max() < 256:
+        img = Image.fromarray(ids.astype(np.uint8), mode="P")
+        if palette is not None:
+            pal = load_palette(palette)
+            table = np.zeros((256, 3), np.uint8)
+            t = pal.colour_table()
+            table[: len(t)] = t
+            img.putpalette(table.reshape(-1).tolist())
+        else:
+            img.putpalette([v for i in range(256) for v in (i, i, i)])
+    else:
+        img = Image.fromarray(ids.astype(np.uint16))
+    img.save(path_or_file, format="PNG")
+
+
+def read_index_png(path_or_file, palette: Palette | str | None = None) -> np.ndarray:
+    """Read an index PNG (8-bit L/P or 16-bit) as ids; validated against ``palette`` when given."""
+    img = open_image(path_or_file) if isinstance(path_or_file, (str, Path, bytes)) else Image.open(path_or_file)
+    if img.mode not in ("P", "L", "I;16", "I;16B", "I;16L", "I"):
+        raise ValueError(f"not an index PNG (mode {img.mode!r}); use to_labels for colour maps")
+    arr = np.asarray(img)
+    if palette is not None:
+        return to_labels(arr, palette)
+    return arr.astype(np.uint16 if arr.max(initial=0) > 255 else np.uint8)
+
+
+# --------------------------------------------------------------------------------------------------
+# ids -> tensors
+
+
+def one_hot(
+    ids,
+    palette: Palette | str,
+    *,
+    dontcare: bool | None = None,
+    instance=None,
+    dtype=None,
+):
+    """Label ids -> one-hot float tensor ``[C', H, W]`` (or ``[B, C', H, W]`` for batched ids).
+
+    Channels: the ``C`` classes; then, when ``dontcare`` (default: the palette has a don't-care id),
+    one don't-care channel at index ``C`` that is 1 where ``ids == palette.dontcare`` (for SPADE
+    ade20k this is channel 150: ADE's "other" = annotation 0); then, when ``instance`` (an id map of
+    instances, same shape) is given, one instance-edge channel (see :func:`instance_edges`).
+    Without a don't-care channel, don't-care pixels are all-zero.
+    """
+    import torch
+
+    palette = load_palette(palette)
+    t = torch.as_tensor(np.asarray(ids) if not isinstance(ids, torch.Tensor) else ids)
+    if t.ndim not in (2, 3):
+        raise ValueError(f"expected [H, W] or [B, H, W] ids, got shape {tuple(t.shape)}")
+    if t.is_floating_point() or t.dtype == torch.bool:
+        raise ValueError(f"ids must be integers, got {t.dtype}")
+    t = t.long()
+    c = palette.num_classes
+    valid = t < c
+    if palette.dontcare is not None:
+        valid |= t == palette.dontcare
+    if not bool(valid.all()) or bool((t < 0).any()):
+        bad = torch.unique(t[~valid | (t < 0)])[:8].tolist()
+        raise ValueError(f"ids not in palette {palette.name!r}: {bad}")
+    use_dc = palette.dontcare is not None if dontcare is None else bool(dontcare)
+    if use_dc and palette.dontcare is None:
+        raise ValueError(f"palette {palette.name!r} has no don't-care id")
+    batched = t.ndim == 3
+    if not batched:
+        t = t[None]
+    n_ch = c + (1 if use_dc else 0)
+    idx = t.clone()
+    if palette.dontcare is not None:
+        idx[t == palette.dontcare] = c if use_dc else n_ch  # n_ch = a scratch channel, dropped below
+    out = torch.zeros((t.shape[0], n_ch + 1, *t.shape[1:]), dtype=dtype or torch.float32)
+    out.scatter_(1, idx[:, None], 1.0)
+    out = out[:, :n_ch]
+    if instance is not None:
+        edges = instance_edges(instance)
+        if edges.ndim == 2:
+            edges = edges[None]
+        if tuple(edges.shape) != tuple(t.shape):
+            raise ValueError(f"instance map shape {tuple(edges.shape)[-2:]} differs from label shape {tuple(t.shape)[-2:]}")
+        out = torch.cat([out, edges[:, None].to(out.dtype)], 1)
+    return out if batched else out[0]
+
+
+def instance_edges(instance):
+    """Instance-boundary map as in SPADE: 1 where a pixel differs from any 4-neighbour, else 0.
+
+    ``instance``: ``[H, W]`` or ``[B, H, W]`` integer instance ids. Returns a float tensor of that shape.
+    """
+    import torch
+
+    t = torch.as_tensor(np.asarray(instance) if not isinstance(instance, torch.Tensor) else instance)
+    if t.ndim not in (2, 3):
+        raise ValueError(f"expected an [H, W] instance map, got shape {tuple(t.shape)}")
+    if t.is_floating_point():
+        raise ValueError("instance ids must be integers")
+    t = t.long()
+    e = torch.zeros(t.shape, dtype=torch.bool)
+    dx = t[..., :, 1:] != t[..., :, :-1]
+    dy = t[..., 1:, :] != t[..., :-1, :]
+    e[..., :, 1:] |= dx
+    e[..., :, :-1] |= dx
+    e[..., 1:, :] |= dy
+    e[..., :-1, :] |= dy
+    return e.float()
+
+
+def resize_labels(ids: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Nearest-neighbour resize of an id map to ``size = (width, height)``; never blends ids.
+
+    Uses the pixel-centre rule (source pixel ``floor((x + 0.5) * W_in / W_out)``), so upscaling by
+    an integer factor repeats pixels exactly and downscaling picks evenly spaced samples.
+    """
+    ids = np.asarray(ids)
+    w, h = int(size[0]), int(size[1])
+    if w <= 0 or h <= 0:
+        raise ValueError(f"target size must be positive, got {w}x{h}")
+    H, W = ids.shape[:2]
+    if (H, W) == (h, w):
+        return ids
+    ys = np.minimum(((np.arange(h) + 0.5) * H / h).astype(np.int64), H - 1)
+    xs = np.minimum(((np.arange(w) + 0.5) * W / w).astype(np.int64), W - 1)
+    return ids[ys[:, None], xs[None, :]]
+
+
+def snap_size(width: int, height: int, multiple: int, *, max_side: int | None = None) -> tuple[int, int]:
+    """Round ``(width, height)`` to the nearest multiple of ``multiple`` (at least one multiple).
+
+    With ``max_side``, both sides are first scaled down together so the longer one fits.
+    Rule: ``round(x / multiple) * multiple``, ties away from zero, minimum ``multiple``.
+    """
+    if width <= 0 or height <= 0:
+        raise ValueError(f"size must be positive, got {width}x{height}")
+    if multiple < 1:
+        raise ValueError("multiple must be >= 1")
+    if max_side and max(width, height) > max_side:
+        s = max_side / max(width, height)
+        width, height = width * s, height * s
+
+    def r(x: float) -> int:
+        return max(multiple, int(np.floor(x / multiple + 0.5)) * multiple)
+
+    w, h = r(width), r(height)
+    if max_side:
+        while w > max_side:
+            w -= multiple
+        while h > max_side:
+            h -= multiple
+    return w, h
