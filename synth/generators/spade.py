@@ -62,6 +62,11 @@ class SpadeConfig:
     dontcare: bool
     default_size: tuple[int, int]
 
+    @property
+    def semantic_nc(self) -> int:
+        """Input channels: classes, + don't-care, + instance edges."""
+        return load_palette(self.palette).num_classes + self.dontcare + self.use_instance
+
 
 #: The three official pretrained generators (NVlabs SPADE README, ``checkpoints.tar.gz``).
 CONFIGS = {
@@ -601,13 +606,13 @@ def random_spade(palette_name: str, ngf: int = 64, *, device=None, dtype=None, s
     """
     name = _config_name(palette_name)
     cfg = CONFIGS[name]
-    pal = load_palette(cfg.palette)
-    semantic_nc = pal.num_classes + cfg.dontcare + cfg.use_instance
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        net = SPADENet(semantic_nc, ngf, cfg.num_upsampling_layers, spectral_norm=False).eval().requires_grad_(False)
+        net = (
+            SPADENet(cfg.semantic_nc, ngf, cfg.num_upsampling_layers, spectral_norm=False).eval().requires_grad_(False)
+        )
     return SPADEGenerator(
-        net, pal, name=f"random-spade-{name}", use_instance=cfg.use_instance, dontcare=cfg.dontcare,
+        net, cfg.palette, name=f"random-spade-{name}", use_instance=cfg.use_instance, dontcare=cfg.dontcare,
         default_size=cfg.default_size, device=device, dtype=dtype,
     )  # fmt: skip
 
@@ -625,12 +630,7 @@ def convert(src: str | Path, dst: str | Path, *, half: bool = False, num_upsampl
     sd, _ = read_state_dict(src)
     semantic_nc, ngf, has_up_4 = _infer_shape(sd, str(src))
     if num_upsampling_layers is None:
-        official = {
-            CONFIGS[n].num_upsampling_layers
-            for n in CONFIGS
-            if load_palette(CONFIGS[n].palette).num_classes + CONFIGS[n].dontcare + CONFIGS[n].use_instance
-            == semantic_nc
-        }
+        official = {cfg.num_upsampling_layers for cfg in CONFIGS.values() if cfg.semantic_nc == semantic_nc}
         if has_up_4:
             num_upsampling_layers = "most"
         elif len(official) == 1:
