@@ -256,11 +256,15 @@ class Studio:
     @staticmethod
     def convert(ids: np.ndarray, src: str, dst: str) -> np.ndarray:
         """Ids of palette ``src`` -> ``dst``: a class keeps its pixels when ``dst`` has a class of the same
-        (case-insensitive) name; everything else becomes ``dst``'s fill class."""
+        (case-insensitive) name, don't-care stays don't-care when ``dst`` has one; everything else becomes
+        ``dst``'s fill class."""
         a, b = Studio.palette(src), Studio.palette(dst)
         table = np.full(a.max_id + 1, b.fill, np.int64)
         for i in range(a.max_id + 1):
             if not a.is_valid_id(np.asarray(i)):
+                continue
+            if i == a.dontcare and b.dontcare is not None:
+                table[i] = b.dontcare
                 continue
             try:
                 table[i] = b.id_of(a.name_of(i))

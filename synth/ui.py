@@ -298,7 +298,9 @@ def create_demo(process_fns: Mapping[str, Callable], default_model: str | None =
             return outputs_for(result, rep)
 
         live_inputs = [editor, model_state, seed, num_images]
-        render_inputs = live_inputs + [prompt, negative, steps, guidance, cond, fast, style]
+        # the Render button reads the model dropdown (so API callers can name a model); switch_model keeps the
+        # dropdown on a ready model, equal to model_state once the canvas is converted
+        render_inputs = [editor, model, seed, num_images, prompt, negative, steps, guidance, cond, fast, style]
         live_kw = dict(
             outputs=render_outputs,
             trigger_mode="always_last",
@@ -314,7 +316,8 @@ def create_demo(process_fns: Mapping[str, Callable], default_model: str | None =
             render_outputs,
             concurrency_limit=1,
             concurrency_id="render",
-            api_visibility="private",
+            api_name="render_canvas",
+            api_visibility="undocumented",
         )
         variation.click(lambda: fns["new_seed"](), None, seed, api_visibility="private").then(
             live, live_inputs, **live_kw

@@ -46,9 +46,10 @@ SKY, TREE, WATER, MOUNTAIN = (PAL.id_of(n) for n in ("sky", "tree", "water", "mo
 
 @pytest.fixture(scope="module")
 def app_url():
+    from ui_app import launch
+
     from synth.render import Studio
     from synth.ui import CSS, build
-    from ui_app import launch
 
     demo = build(model="landscape", studio=Studio())
     url = launch(demo, css=CSS)

@@ -33,7 +33,7 @@ class FakeSlowGenerator(BaseGenerator):
     def device(self):
         return "cpu"
 
-    def _generate(self, ids, seeds, prompt="", steps=3, callback=None):
+    def _generate(self, ids, seeds, prompt="", steps=8, callback=None):
         self.calls.append({"prompt": prompt, "steps": steps, "shape": ids.shape})
         for k in range(1, int(steps) + 1):
             time.sleep(0.05)
