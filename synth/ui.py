@@ -494,8 +494,9 @@ def build(model: str | None = None, studio=None) -> gr.Blocks:
     return demo.queue(default_concurrency_limit=limit, max_size=64)
 
 
-def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int | None = None, share: bool = False, **kwargs):
-    """``demo.launch`` with the demo's CSS and upload limit."""
+def launch(demo: gr.Blocks, host: str | None = "127.0.0.1", port: int | None = None, share: bool = False, **kwargs):
+    """``demo.launch`` with the demo's CSS and upload limit (``host``/``port`` None: gradio's defaults and the
+    GRADIO_SERVER_NAME / GRADIO_SERVER_PORT environment, as on Hugging Face Spaces)."""
     return demo.launch(server_name=host, server_port=port, share=share, css=CSS, max_file_size=MAX_FILE_SIZE, **kwargs)
 
 

@@ -1,0 +1,119 @@
+"""The Hugging Face Space folder: spaces/build.py assembles it, and its app starts offline."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "spaces"))
+import build as space_build  # noqa: E402
+from ui_app import free_port  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def space(tmp_path_factory):
+    return space_build.build(tmp_path_factory.mktemp("space") / "daub")
+
+
+def _front_matter(readme: Path) -> dict[str, str]:
+    text = readme.read_text()
+    assert text.startswith("---\n")
+    block = text.split("---\n")[1]
+    out, key = {}, None
+    for line in block.splitlines():
+        if line.startswith("  - ") and key:
+            out[key] = (out[key] + " " + line[4:]).strip()
+        elif ":" in line:
+            key, _, value = line.partition(":")
+            out[key.strip()] = value.strip().strip('"')
+    return out
+
+
+def test_space_folder_has_app_packages_weights_and_metadata(space):
+    import gradio
+
+    for rel in (
+        "app.py",
+        "requirements.txt",
+        "README.md",
+        "synth/ui.py",
+        "synth/render.py",
+        "palettes/landscape.json",
+        "synth/examples/landscape/lake.png",
+    ):
+        assert (space / rel).is_file(), rel
+    assert list((space / "synth" / "weights").glob("*.safetensors")), "no shipped weights in the Space"
+    assert not list(space.rglob("__pycache__"))
+    meta = _front_matter(space / "README.md")
+    assert meta["sdk"] == "gradio" and meta["sdk_version"] == gradio.__version__
+    assert meta["app_file"] == "app.py" and meta["python_version"] == "3.11"
+    assert "lllyasviel/control_v11p_sd15_seg" in meta["models"]
+    assert "stable-diffusion-v1-5/stable-diffusion-v1-5" in meta["models"]
+    reqs = (space / "requirements.txt").read_text()
+    lines = [ln.strip() for ln in reqs.splitlines() if ln.strip() and not ln.startswith("#")]
+    assert any(ln.startswith("diffusers") for ln in lines) and any(ln.startswith("torch") for ln in lines)
+    assert not any(ln.startswith("gradio") for ln in lines)  # the Space's sdk_version provides gradio
+
+
+def test_build_refuses_to_overwrite(space, tmp_path):
+    with pytest.raises(FileExistsError, match="not empty"):
+        space_build.build(space)
+    with pytest.raises(ValueError, match="refusing"):
+        space_build.build(ROOT / "synth" / "x", force=True)
+    assert space_build.main([str(tmp_path / "new")]) == 0 and (tmp_path / "new" / "app.py").is_file()
+
+
+def test_space_app_starts_offline_and_serves_the_page(space):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH",)}
+    env.update(
+        GRADIO_SERVER_NAME="127.0.0.1",
+        GRADIO_SERVER_PORT=str(port),
+        HF_HUB_OFFLINE="1",
+        GRADIO_ANALYTICS_ENABLED="False",
+        PYTHONDONTWRITEBYTECODE="1",
+    )
+    probe = subprocess.run(
+        [sys.executable, "-c", "import synth, synth.ui; print(synth.__file__)"],
+        cwd=space,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert probe.returncode == 0, probe.stderr
+    assert Path(probe.stdout.strip()).resolve().is_relative_to(space.resolve())  # the Space's copy, not the repo's
+    proc = subprocess.Popen(
+        [sys.executable, "app.py"], cwd=space, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        deadline = time.time() + 240
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"the Space app exited with {proc.returncode}:\n{proc.stdout.read()[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as r:
+                    page = r.read().decode("utf-8", "replace")
+                    break
+            except OSError:
+                if time.time() > deadline:
+                    raise
+                time.sleep(1)
+        assert r.status == 200 and "gradio" in page.lower()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/gradio_api/info", timeout=30) as r:
+            info = r.read().decode()
+        for name in ("/render", "/labels", "/segment", "/palette"):
+            assert f'"{name}"' in info, name
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
