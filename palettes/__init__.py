@@ -192,7 +192,7 @@ def _from_json(path: Path) -> Palette:
     return Palette(
         name=data["name"],
         title=data.get("title", data["name"]),
-        names=tuple(c["name"] for c in classes),
+        names=tuple(c["name"].strip() for c in classes),
         rgb=np.asarray([c["rgb"] for c in classes], np.uint8),
         paint=np.asarray([c.get("paint", c["rgb"]) for c in classes], np.uint8),
         dontcare=None if dc is None else int(dc["id"]),

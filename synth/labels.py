@@ -19,7 +19,8 @@ from typing import Literal
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from palettes import Palette, load as load_palette
+from palettes import Palette
+from palettes import load as load_palette
 
 #: Largest painted image accepted (pixels). 4096 x 4096 keeps the label map and its float one-hot
 #: tensors within a laptop's memory; larger paintings should be downscaled first.
@@ -57,7 +58,7 @@ class LabelReport:
 
 def _as_array(image) -> tuple[np.ndarray, str]:
     """Decode ``image`` into an ndarray and a kind: ``"rgb"``, ``"rgba"`` or ``"index"``."""
-    if isinstance(image, (str, Path)):
+    if isinstance(image, (str, Path, bytes)):
         image = open_image(image)
     if isinstance(image, Image.Image):
         mode = image.mode
@@ -165,11 +166,81 @@ def _pack(rgb: np.ndarray) -> np.ndarray:
     return r
 
 
-def _nearest(colours: np.ndarray, table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For ``[N, 3]`` colours, the row of ``table`` nearest to each, and the distance."""
-    d2 = ((colours[:, None, :].astype(np.int32) - table[None].astype(np.int32)) ** 2).sum(-1)
-    idx = d2.argmin(1)
-    return idx, np.sqrt(d2[np.arange(len(idx)), idx].astype(np.float64))
+#: Colour-grid resolution of the nearest-colour search: 2^5 = 32 levels per channel (cells of 8).
+_GRID_BITS = 5
+#: Candidate lists up to this long are searched in a narrow pass (most cells have 1..4 candidates).
+_NARROW = 4
+_CANDIDATES: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+
+def _with_far_row(table: np.ndarray) -> np.ndarray:
+    """``[K, 3]`` colours plus a row ``K`` farther from every colour than any colour is: a padding target."""
+    return np.concatenate([table.astype(np.int32), np.full((1, 3), 4096, np.int32)])
+
+
+def _candidates(palette: Palette) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per colour-grid cell, the rows of :attr:`~palettes.Palette.lut_paint` that can be nearest to its colours.
+
+    A colour can only be nearest to some colour of a cell if its smallest distance to the cell is at
+    most the smallest *largest* distance of any colour to the cell. Returns ``(cand, count, table)``:
+    ``cand`` ``[2^15, M]`` int16 lists those rows in ascending order, padded with row ``K`` of
+    ``table`` (``[K + 1, 3]`` int32 paint colours plus one colour farther than any), so a first-minimum
+    search over a list gives exactly the answer of one over the whole table, ties included.
+    """
+    found = _CANDIDATES.get(palette.name)
+    if found is None:
+        n, step = 1 << _GRID_BITS, 256 >> _GRID_BITS
+        lo = (np.arange(n) * step)[:, None]
+        hi = lo + step - 1
+        paint = palette.lut_paint.astype(np.int32)
+        near, far = [], []
+        for c in range(3):
+            t = paint[None, :, c]
+            near.append(np.maximum(np.maximum(lo - t, t - hi), 0) ** 2)
+            far.append(np.maximum((t - lo) ** 2, (t - hi) ** 2))
+        k = len(paint)
+        mind = (near[0][:, None, None] + near[1][None, :, None] + near[2][None, None, :]).reshape(-1, k)
+        maxd = (far[0][:, None, None] + far[1][None, :, None] + far[2][None, None, :]).reshape(-1, k)
+        possible = mind <= maxd.min(1, keepdims=True)
+        count = possible.sum(1)
+        order = np.argsort(~possible, axis=1, kind="stable")[:, : max(count.max(), _NARROW)]  # candidates first
+        cand = np.where(np.arange(order.shape[1])[None] < count[:, None], order, k).astype(np.int16)
+        found = _CANDIDATES[palette.name] = (cand, count, _with_far_row(paint))
+    return found
+
+
+def _sq_distances(colours: np.ndarray, table: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``[N, M]`` squared distances from ``[N, 3]`` colours to ``table[rows]`` (``rows`` ``[N, M]``).
+
+    float32 holds these integer sums exactly (< 2^24), so ties stay ties; one channel at a time
+    keeps the working set small (this is the hot loop of blended-edge conversion).
+    """
+    out = None
+    for c in range(3):
+        d = np.take(table[:, c].astype(np.float32), rows)
+        d -= colours[:, c, None].astype(np.float32)
+        d *= d
+        out = d if out is None else np.add(out, d, out=out)
+    return out
+
+
+def _nearest(colours: np.ndarray, palette: Palette) -> tuple[np.ndarray, np.ndarray]:
+    """For ``[N, 3]`` uint8 colours, the row of ``palette.lut_paint`` nearest to each (the first on ties,
+    as a search of the whole table finds), and the distance."""
+    cand_table, count, table = _candidates(palette)
+    cells = colours.astype(np.int32) >> (8 - _GRID_BITS)
+    cell = (cells[:, 0] << (2 * _GRID_BITS)) | (cells[:, 1] << _GRID_BITS) | cells[:, 2]
+    narrow = count[cell] <= _NARROW
+    row = np.empty(len(colours), np.int64)
+    d2min = np.empty(len(colours), np.float32)
+    for sel, width in ((np.flatnonzero(narrow), _NARROW), (np.flatnonzero(~narrow), cand_table.shape[1])):
+        if len(sel):
+            cand = cand_table[cell[sel], :width]  # [n, width]
+            d2 = _sq_distances(colours[sel], table, cand)
+            j = d2.argmin(1)
+            ar = np.arange(len(j))
+            row[sel], d2min[sel] = cand[ar, j], d2[ar, j]
+    return row, np.sqrt(d2min.astype(np.float64))
 
 
 def to_labels(
@@ -186,7 +257,8 @@ def to_labels(
 
     Args:
         image: PIL image, ndarray (``[H,W]`` ids, ``[H,W,3]`` RGB, ``[H,W,4]`` RGBA; uint8, uint16 or
-            float in 0..1), or a path. L/P/16-bit index images are taken as ids and validated.
+            float in 0..1), a path, or the bytes of an image file. L/P/16-bit index images are taken
+            as ids and validated.
         palette: a :class:`~palettes.Palette` or its name.
         tolerance: RGB distance within which an off-palette colour snaps to its nearest paint colour.
         off_palette: what to do with pixels beyond ``tolerance``: ``"nearest"`` (snap anyway),
@@ -223,7 +295,7 @@ def to_labels(
         return (ids, report) if return_report else ids
 
     codes = _pack(arr)
-    ids16 = _lut(palette)[codes]
+    ids16 = np.take(_lut(palette), codes)  # take: faster than fancy indexing on a large table
     transparent = None
     if kind == "rgba":
         transparent = arr[..., 3] < 128
@@ -232,14 +304,14 @@ def to_labels(
         else:
             transparent = None
     miss = ids16 == _MISS
-    n_miss = int(np.count_nonzero(miss))
+    flat = np.flatnonzero(miss)  # flat indices: much cheaper than (ys, xs) pairs
+    n_miss = len(flat)
     beyond = snapped_n = cleaned = 0
     max_d = 0.0
     if n_miss:
-        ys, xs = np.nonzero(miss)
-        uniq, inverse = np.unique(codes[ys, xs], return_inverse=True)
+        uniq, inverse = np.unique(np.take(codes, flat), return_inverse=True)
         ucol = np.stack([(uniq >> 16) & 255, (uniq >> 8) & 255, uniq & 255], 1).astype(np.uint8)
-        idx, dist = _nearest(ucol, palette.lut_paint)
+        idx, dist = _nearest(ucol, palette)
         uid = palette.lut_ids[idx]
         far = dist > tolerance
         if far.any():
@@ -254,14 +326,17 @@ def to_labels(
                 uid = np.where(far, fill, uid)
         max_d = float(dist.max())
         pix_dist = dist[inverse]
-        ids16[ys, xs] = uid[inverse]
+        np.put(ids16, flat, uid[inverse])
         snapped_n = n_miss - (beyond if off_palette == "fill" else 0)
         if cleanup:
             unsure = pix_dist > CONFIDENT_DISTANCE
             if off_palette == "fill":
                 unsure &= ~far[inverse]
-            if unsure.any():
-                cleaned = _cleanup(ids16, miss, pix_dist, ys[unsure], xs[unsure], arr, palette)
+            sel = np.flatnonzero(unsure)
+            if len(sel):
+                confident = ~miss
+                np.put(confident, flat, pix_dist <= CONFIDENT_DISTANCE)
+                cleaned = _cleanup(ids16, confident, flat[sel], ucol[inverse[sel]], palette)
     ids = ids16.astype(palette.dtype)
     if return_report:
         n_tr = 0 if transparent is None else int(np.count_nonzero(transparent))
@@ -271,34 +346,52 @@ def to_labels(
     return ids
 
 
-def _cleanup(ids16, miss, pix_dist, ys, xs, arr, palette, radius: int = 2) -> int:
-    """Reassign unsure pixels ``(ys, xs)`` to the nearest-coloured confident class within ``radius``.
+def _cleanup(ids16, confident, flat, colours, palette, radius: int = 2) -> int:
+    """Reassign unsure pixels (flat indices ``flat``, ``[N, 3]`` ``colours``) to the nearest-coloured
+    confident class within ``radius``.
 
     A pixel blended from two colours can be nearest to a third class (a fringe); its confident
     neighbours name the classes actually painted there. Pixels with no confident neighbour keep
-    their nearest colour. Returns how many pixels changed.
+    their nearest colour; ties go to the first neighbour in row-major window order (coordinates
+    clipped at the image border). Returns how many pixels changed.
     """
-    h, w = ids16.shape
-    confident = ~miss
-    confident_d = np.zeros((h, w), bool)
-    confident_d[miss] = pix_dist <= CONFIDENT_DISTANCE
-    confident |= confident_d
-    offs = [(dy, dx) for dy in range(-radius, radius + 1) for dx in range(-radius, radius + 1) if dy or dx]
-    ny = np.clip(ys[:, None] + np.array([o[0] for o in offs])[None], 0, h - 1)
-    nx = np.clip(xs[:, None] + np.array([o[1] for o in offs])[None], 0, w - 1)
-    cand = ids16[ny, nx].astype(np.int64)  # [N, K]
-    ok = confident[ny, nx]
+    w = ids16.shape[1]
     table = palette.colour_table().astype(np.int32)
-    cand_safe = np.where(ok, cand, 0)
-    col = arr[ys, xs, :3].astype(np.int32)  # [N, 3]
-    d2 = ((table[cand_safe] - col[:, None, :]) ** 2).sum(-1)
-    d2 = np.where(ok, d2, np.iinfo(np.int32).max)
-    best = cand[np.arange(len(ys)), d2.argmin(1)]
-    has = ok.any(1)
-    old = ids16[ys, xs]
-    new = np.where(has, best, old).astype(np.uint16)
-    ids16[ys, xs] = new
-    return int(np.count_nonzero(new != old))
+    nobody = _MISS  # marks a neighbour that is not confident; larger than every id
+    # Edge padding reproduces clipped neighbour coordinates; one flat gather fetches every window.
+    padded = np.pad(np.where(confident, ids16, nobody), radius, mode="edge")
+    pw = w + 2 * radius
+    offs = np.array(
+        [dy * pw + dx for dy in range(-radius, radius + 1) for dx in range(-radius, radius + 1) if dy or dx]
+    )
+    base = flat + (flat // w) * (2 * radius) + radius * pw + radius  # each pixel's index in ``padded``
+    cand = np.take(padded, offs[:, None] + base[None, :])  # [K, N]: window order along axis 0
+    own = np.take(ids16, flat)
+    new = own.copy()
+    # Most windows hold at most two confident classes (an edge between two paints): the smallest and
+    # largest id are then all the candidates, and two distances decide.
+    lo = cand.min(0)
+    hi = (cand + np.uint16(1)).max(0) - np.uint16(1)  # ``nobody`` wraps to 0: the largest confident id
+    has = lo != nobody
+    three = ((cand > lo) & (cand < hi)).any(0)  # some confident class lies strictly between
+    sel = np.flatnonzero(has & ~three)
+    if len(sel):
+        lo_s, hi_s = lo[sel], hi[sel]
+        d = _sq_distances(colours[sel], table, np.stack([lo_s, hi_s], 1))
+        pick_hi = d[:, 1] < d[:, 0]
+        tied = np.flatnonzero((d[:, 1] == d[:, 0]) & (lo_s != hi_s))
+        if len(tied):  # equal distance: the class met first in window order wins
+            c = cand[:, sel[tied]]
+            pick_hi[tied] = (c == hi_s[tied]).argmax(0) < (c == lo_s[tied]).argmax(0)
+        new[sel] = np.where(pick_hi, hi_s, lo_s)
+    sel = np.flatnonzero(has & three)
+    if len(sel):
+        table = _with_far_row(table)
+        c = cand[:, sel].T
+        c = np.where(c == nobody, len(table) - 1, c)
+        new[sel] = c[np.arange(len(sel)), _sq_distances(colours[sel], table, c).argmin(1)]
+    np.put(ids16, flat, new)
+    return int(np.count_nonzero(new != own))
 
 
 def to_colors(ids, palette: Palette | str, *, trained: bool = False) -> np.ndarray:
@@ -406,7 +499,9 @@ def one_hot(
         if edges.ndim == 2:
             edges = edges[None]
         if tuple(edges.shape) != tuple(t.shape):
-            raise ValueError(f"instance map shape {tuple(edges.shape)[-2:]} differs from label shape {tuple(t.shape)[-2:]}")
+            raise ValueError(
+                f"instance map shape {tuple(edges.shape)[-2:]} differs from label shape {tuple(t.shape)[-2:]}"
+            )
         out = torch.cat([out, edges[:, None].to(out.dtype)], 1)
     return out if batched else out[0]
 
