@@ -66,7 +66,7 @@ def evaluate(model: str, dataset: str | Path | None = None, weights=None, seeds:
         t = time.perf_counter()
         imgs = gen.generate(ids, seed=0, num_images=seeds)
         times.append((time.perf_counter() - t) / seeds)
-        fake = torch.stack([torch.from_numpy(np.asarray(im)).permute(2, 0, 1) for im in imgs]).float() / 127.5 - 1
+        fake = torch.stack([torch.from_numpy(np.array(im)).permute(2, 0, 1) for im in imgs]).float() / 127.5 - 1
         pred_real = seg.predict(real[i : i + 1])[0].numpy()
         pred_gen = seg.predict(fake).numpy()
         conf_real += confusion(pred_real, ids, pal.num_classes, ignore)

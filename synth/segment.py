@@ -83,7 +83,7 @@ class Segmenter:
                 raise ValueError(f"expected an RGB photo, got an array of shape {arr.shape}")
             image = Image.fromarray(arr[..., :3].astype(np.uint8))
         img = image.convert("RGB")
-        x = torch.from_numpy(np.asarray(img)).permute(2, 0, 1)[None].float() / 127.5 - 1
+        x = torch.from_numpy(np.array(img)).permute(2, 0, 1)[None].float() / 127.5 - 1
         return self.predict(x)[0].numpy().astype(self.palette.dtype)
 
 

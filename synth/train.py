@@ -2,7 +2,8 @@
 
 Recipe (GauGAN-like, sized for a 2-core CPU): generator + style encoder (VAE, KL 0.05) + two-scale
 PatchGAN discriminator with spectral norm; hinge loss, discriminator feature matching (x10), multi-scale
-L1 reconstruction (x5, stands in for the VGG loss no pretrained network is available for), EMA of the
+L1 reconstruction (x5, stands in for the VGG loss no pretrained network is available for), a
+mode-seeking hinge on prior samples (MSGAN-style, x10, until images differ by 0.1 per unit of z) so different seeds give different images, EMA of the
 generator weights. Half resolution for the first ``--lowres-steps`` steps, then full resolution.
 bfloat16 autocast + channels_last on CPU. Checkpoints (``ckpt.pt``, ``--resume``), a JSON-lines log,
 sample sheets, and the EMA weights exported as ``<palette>.safetensors`` at every checkpoint.
@@ -112,6 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--l1", type=float, default=5.0, help="weight of the multi-scale L1 loss")
     p.add_argument("--fm", type=float, default=10.0, help="weight of discriminator feature matching")
     p.add_argument("--kl", type=float, default=0.05)
+    p.add_argument("--ms", type=float, default=10.0,
+                   help="weight of the mode-seeking hinge (prior samples must differ; keeps seeds meaningful)")
+    p.add_argument("--ms-target", type=float, default=0.1,
+                   help="image change per unit of style change the mode-seeking hinge asks for (then stops pushing)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
     p.add_argument("--ckpt-every", type=int, default=250)
     p.add_argument("--sample-every", type=int, default=500)
@@ -223,11 +228,21 @@ def train(args) -> int:
             with torch.no_grad():
                 d_real = D(torch.cat([seg, real], 1))
             adv = sum(-f[-1].float().mean() for f in d_fake) / len(d_fake)
+            ms = torch.zeros(())
+            if args.ms > 0:
+                # Mode seeking (MSGAN): half the batch again from prior samples z ~ N(0, I), as at test
+                # time; they must look real (adversarial term) and differ from the encoded ones.
+                half = max(1, len(z) // 2)
+                z2 = torch.randn_like(z[:half])
+                fake2 = G(seg[:half], z2)
+                adv = adv + sum(-f[-1].float().mean() for f in D(torch.cat([seg[:half], fake2], 1))) / len(d_fake) / 2
+                ratio = (fake2.float() - fake[:half].float()).abs().mean() / (z2 - z[:half].detach()).abs().mean()
+                ms = F.relu(args.ms_target - ratio)  # bounded: 1/ratio (MSGAN) blew up training here
             fm = sum(F.l1_loss(a.float(), b.float()) for fs, rs in zip(d_fake, d_real)
                      for a, b in zip(fs[:-1], rs[:-1])) / len(d_fake)
             l1 = _multiscale_l1(fake.float(), real.float())
             kl = -0.5 * torch.mean(1 + logvar - mu.pow(2) - logvar.exp())
-            loss_g = adv + args.fm * fm + args.l1 * l1 + args.kl * kl
+            loss_g = adv + args.fm * fm + args.l1 * l1 + args.kl * kl + args.ms * ms
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()
@@ -247,7 +262,7 @@ def train(args) -> int:
         bar.update(1)
         if step % 25 == 0:
             rec = {"step": step, "res": f"{cur[0]}x{cur[1]}", "g": round(float(loss_g), 4), "adv": round(float(adv), 4),
-                   "fm": round(float(fm), 4), "l1": round(float(l1), 4), "kl": round(float(kl), 4),
+                   "fm": round(float(fm), 4), "l1": round(float(l1), 4), "kl": round(float(kl), 4), "ms": round(float(ms), 4),
                    "d": round(float(loss_d), 4), "min": round((elapsed0 + time.time() - t0) / 60, 2)}
             log.write(json.dumps(rec) + "\n")
             log.flush()
@@ -256,6 +271,7 @@ def train(args) -> int:
             save()
         if step % args.sample_every == 0:
             sample()
+            save_weights(G_ema, out / "samples" / f"step_{step:06d}.safetensors")
     save(final=True)
     sample()
     bar.close()

@@ -1,0 +1,126 @@
+"""Training, segmenter and evaluation code, on a tiny synthetic dataset made here (no shared data needed)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import synth
+from synth.data import augment, find_pairs, load_split
+from synth.segment import SegNet, Segmenter, confusion, load_segmenter, scores, train_segmenter
+
+
+@pytest.fixture(scope="module")
+def tiny_dataset(tmp_path_factory):
+    """A facades-layout dataset: 6 train / 2 val pairs, 64x64, three classes in bands, coloured photos."""
+    root = tmp_path_factory.mktemp("tinyfacades")
+    (root / "classes.json").write_text(json.dumps({"classes": [{"index": i, "name": str(i)} for i in range(12)]}))
+    rng = np.random.default_rng(0)
+    colours = rng.integers(0, 255, (12, 3))
+    for split, n in (("train", 6), ("val", 2)):
+        (root / split / "photo").mkdir(parents=True)
+        (root / split / "label_index").mkdir(parents=True)
+        for k in range(n):
+            lab = np.zeros((64, 64), np.uint8)
+            lab[20 + k :] = 1
+            lab[40:, 10 + 3 * k : 30] = 2
+            photo = colours[lab] + rng.integers(-10, 10, (64, 64, 3))
+            Image.fromarray(np.clip(photo, 0, 255).astype(np.uint8)).save(root / split / "photo" / f"{k}.jpg")
+            Image.fromarray(lab).save(root / split / "label_index" / f"{k}.png")
+    return root
+
+
+def test_dataset_loading_and_augmentation(tiny_dataset):
+    assert len(find_pairs(tiny_dataset, "train")) == 6
+    photos, labels, names = load_split(tiny_dataset, "train", (64, 64))
+    assert photos.shape == (6, 3, 64, 64) and labels.shape == (6, 64, 64) and names[0] == "0"
+    x, y = augment(photos, labels, (32, 32), torch.Generator().manual_seed(0))
+    assert x.shape == (6, 3, 32, 32) and x.min() >= -1 and x.max() <= 1
+    assert set(torch.unique(y).tolist()) <= {0, 1, 2}  # nearest resize: no new ids
+
+
+def test_dataset_errors_are_clear(tmp_path):
+    with pytest.raises(FileNotFoundError, match="classes.json"):
+        find_pairs(tmp_path, "train")
+    (tmp_path / "classes.json").write_text("{}")
+    with pytest.raises(FileNotFoundError, match="neither"):
+        find_pairs(tmp_path, "train")
+
+
+def _train(args: list[str]) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "synth", "train", *args], capture_output=True, text=True, timeout=600)
+
+
+def test_train_writes_checkpoint_weights_samples_and_resumes(tiny_dataset, tmp_path):
+    out = tmp_path / "run"
+    common = ["--dataset", str(tiny_dataset), "--palette", "facades", "--out", str(out), "--size", "128x128",
+              "--lowres-steps", "1", "--batch", "2", "--batch-full", "2", "--ckpt-every", "1", "--sample-every", "2",
+              "--threads", "1"]
+    r = _train(common + ["--steps", "2"])
+    assert r.returncode == 0, r.stderr
+    assert (out / "ckpt.pt").is_file() and (out / "samples" / "step_000002.png").is_file()
+    log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert log == [] or all(np.isfinite(rec["g"]) for rec in log)
+    gen = synth.load("facades", weights=out / "facades.safetensors")
+    assert gen(np.ones((128, 128), np.uint8), seed=0).size == (128, 128)
+    r = _train(common + ["--steps", "3", "--resume"])
+    assert r.returncode == 0, r.stderr
+    assert "resumed at step 2" in r.stdout
+    assert torch.load(out / "ckpt.pt", weights_only=True)["step"] == 3
+
+
+def test_train_resume_without_checkpoint_fails_with_one_line(tiny_dataset, tmp_path):
+    r = _train(["--dataset", str(tiny_dataset), "--palette", "facades", "--out", str(tmp_path / "none"), "--resume"])
+    assert r.returncode == 2
+    assert "no checkpoint" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_segmenter_trains_loads_and_predicts(tiny_dataset, tmp_path):
+    path = train_segmenter(str(tiny_dataset), "facades", tmp_path, steps=3, batch=2, threads=1)
+    seg = load_segmenter("facades", weights=path)
+    photo = np.asarray(Image.open(tiny_dataset / "val" / "photo" / "0.jpg"))
+    ids = seg(photo)
+    assert ids.shape == (64, 64) and ids.dtype == np.uint8 and ids.max() < 12
+    with pytest.raises(ValueError, match="RGB photo"):
+        seg(np.zeros((8, 8)))
+    with pytest.raises(ValueError, match="no segmenter"):
+        synth.segmenter("cityscapes")
+
+
+def test_confusion_and_scores_are_exact():
+    true = np.array([[0, 0, 1, 1], [2, 2, 15, 15]])
+    pred = np.array([[0, 1, 1, 1], [2, 0, 3, 3]])
+    conf = confusion(pred, true, 8, ignore=15)
+    assert conf.sum() == 6 and conf[0, 0] == 1 and conf[0, 1] == 1 and conf[2, 0] == 1
+    s = scores(conf)
+    # IoU: class 0 = 1/(2+2-1) = 1/3, class 1 = 2/(2+3-2) = 2/3, class 2 = 1/(2+1-1) = 1/2
+    assert s["miou"] == pytest.approx((1 / 3 + 2 / 3 + 1 / 2) / 3, abs=1e-4)
+    assert s["pixel_acc"] == pytest.approx(4 / 6, abs=1e-4)
+
+
+def test_segmenter_predict_keeps_size():
+    seg = Segmenter("landscape", SegNet(8, ch=(4, 8, 8, 8)), (32, 24))
+    out = seg.predict(torch.zeros(2, 3, 50, 70))
+    assert out.shape == (2, 50, 70)
+
+
+def test_shipped_segmenters_load():
+    for name in ("landscape", "facades"):
+        seg = synth.segmenter(name)
+        assert seg.palette.name == name
+        assert seg(np.zeros((96, 128, 3), np.uint8)).shape == (96, 128)
+
+
+def test_eval_on_shared_val(shared_dir):
+    from synth.evaluate import evaluate
+
+    figures, rows = evaluate("facades", shared_dir / "datasets" / "facades", seeds=1, limit=2)
+    assert figures["val_maps"] == 2 and len(rows) == 2
+    assert 0 <= figures["generated"]["miou"] <= 1 and 0 < figures["real"]["miou"] <= 1
+    assert figures["miou_ratio"] == pytest.approx(figures["generated"]["miou"] / figures["real"]["miou"], abs=1e-3)
