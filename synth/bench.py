@@ -3,7 +3,8 @@
 * ``daub bench labels`` — milliseconds to turn a painted ADE20K map into ids: exact colours,
   5 % blended edge pixels, and the naive per-class ``np.all(img == colour, axis=-1)`` loop for
   comparison, all measured in the same run (warm-up first, then the median of several runs).
-* ``daub bench generators`` — per-backend timings (see :func:`bench_generators`).
+* ``daub bench generators`` — ms per image of the embedded models (bf16 and fp32) beside the
+  official-size SPADE generator (ngf=64, random weights), measured in the same run.
 """
 
 from __future__ import annotations
@@ -125,8 +126,45 @@ def bench_labels(args: argparse.Namespace) -> dict:
 
 
 def bench_generators(args: argparse.Namespace) -> dict:
-    """Per-backend generation timings. TODO(lead): not written yet — the lead implements this."""
-    raise NotImplementedError("daub bench generators is not implemented yet")
+    """Median ms per image of the embedded models beside official-size SPADE, in the same run.
+
+    Embedded models: the default path (bfloat16 autocast + channels_last on CPU) and plain fp32, at
+    256x256 (and 256x192 for landscape). Baseline: the official SPADE ade20k architecture at ngf=64 with
+    random weights (same cost as the NVlabs checkpoint, which cannot be downloaded here), fp32, 256x256.
+    """
+    import torch
+
+    import synth
+    from synth.generators import availability
+    from synth.generators.embedded import EmbeddedGenerator
+    from synth.generators.spade import random_spade
+
+    if args.runs < 1 or args.spade_runs < 1:
+        raise ValueError("--runs and --spade-runs must be >= 1")
+    result: dict = {"unit": "median wall ms per image (cpu ms beside it)", "torch_threads": torch.get_num_threads(),
+                    "models": {}}
+    for name in ("landscape", "facades"):
+        ok, why = availability(name)
+        if not ok:
+            result["models"][name] = {"skipped": why}
+            continue
+        fast = synth.load(name)
+        plain = EmbeddedGenerator(name, fast.model, fast=False)
+        figures = {}
+        for w, h in [(256, 256)] + ([(256, 192)] if name == "landscape" else []):
+            ids = np.zeros((h, w), fast.palette.dtype)
+            ids[h // 2 :] = 1
+            for key, gen in (("bf16_channels_last", fast), ("fp32", plain)):
+                wall, cpu = timings(lambda g=gen, i=ids: g(i, seed=0), args.runs, warmup=2)
+                figures[f"{w}x{h}_{key}"] = {"ms": wall, "cpu_ms": cpu}
+        result["models"][name] = figures
+    spade = random_spade("ade20k", ngf=64)
+    ids = np.zeros((256, 256), np.uint8)
+    ids[128:] = 3
+    wall, cpu = timings(lambda: spade(ids), args.spade_runs, warmup=1)
+    result["models"]["spade-ade20k ngf=64 (random weights)"] = {"256x256_fp32": {"ms": wall, "cpu_ms": cpu}}
+    result["load_average_1min"] = round(os.getloadavg()[0], 2)
+    return result
 
 
 def parser() -> argparse.ArgumentParser:
@@ -136,7 +174,9 @@ def parser() -> argparse.ArgumentParser:
     lab.add_argument("--size", type=int, default=1024, help="side of the square ADE20K map (default 1024)")
     lab.add_argument("--runs", type=int, default=7, help="timed runs per figure (median reported; default 7)")
     lab.add_argument("--naive-runs", type=int, default=3, help="timed runs of the slow naive loop (default 3)")
-    sub.add_parser("generators", help="generation speed of each available backend")
+    gen = sub.add_parser("generators", help="ms per image: embedded models beside official-size SPADE")
+    gen.add_argument("--runs", type=int, default=9, help="timed runs per embedded figure (default 9)")
+    gen.add_argument("--spade-runs", type=int, default=3, help="timed runs of official-size SPADE (default 3)")
     return p
 
 
