@@ -141,8 +141,11 @@ def bench_generators(args: argparse.Namespace) -> dict:
 
     if args.runs < 1 or args.spade_runs < 1:
         raise ValueError("--runs and --spade-runs must be >= 1")
-    result: dict = {"unit": "median wall ms per image (cpu ms beside it)", "torch_threads": torch.get_num_threads(),
-                    "models": {}}
+    result: dict = {
+        "unit": "median wall ms per image (cpu ms beside it)",
+        "torch_threads": torch.get_num_threads(),
+        "models": {},
+    }
     for name in ("landscape", "facades"):
         ok, why = availability(name)
         if not ok:

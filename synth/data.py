@@ -56,8 +56,9 @@ def load_split(root: str | Path, split: str, base_size: tuple[int, int], limit: 
     return torch.from_numpy(photos).permute(0, 3, 1, 2).contiguous(), torch.from_numpy(labels), names
 
 
-def augment(photos: torch.Tensor, labels: torch.Tensor, size: tuple[int, int], gen: torch.Generator,
-            max_scale: float = 1.25):
+def augment(
+    photos: torch.Tensor, labels: torch.Tensor, size: tuple[int, int], gen: torch.Generator, max_scale: float = 1.25
+):
     """Random flip + random zoom-in crop, resized to ``size = (w, h)``.
 
     Returns photos as float in [-1, 1] ``[B, 3, h, w]`` and labels ``long [B, h, w]``.

@@ -30,8 +30,9 @@ DATASETS = {"landscape": "stanford_background", "facades": "facades"}
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="daub eval", description=__doc__.split("\n\n")[0])
     p.add_argument("--model", required=True, choices=sorted(DATASETS), help="embedded model to evaluate")
-    p.add_argument("--dataset", default=None,
-                   help="dataset folder (default ../shared/datasets/<name> next to the repo)")
+    p.add_argument(
+        "--dataset", default=None, help="dataset folder (default ../shared/datasets/<name> next to the repo)"
+    )
     p.add_argument("--weights", default=None, help="generator weights (default: the shipped ones)")
     p.add_argument("--seeds", type=int, default=3, help="seeds per label map (default 3)")
     p.add_argument("--limit", type=int, default=None, help="only the first N val maps")
@@ -45,8 +46,14 @@ def default_dataset(model: str) -> Path:
     return Path(__file__).resolve().parents[2] / "shared" / "datasets" / DATASETS[model]
 
 
-def evaluate(model: str, dataset: str | Path | None = None, weights=None, seeds: int = 3, limit: int | None = None,
-             fast: bool = True) -> tuple[dict, list]:
+def evaluate(
+    model: str,
+    dataset: str | Path | None = None,
+    weights=None,
+    seeds: int = 3,
+    limit: int | None = None,
+    fast: bool = True,
+) -> tuple[dict, list]:
     """Score ``model`` on its val split. Returns (figures, rows for a contact sheet)."""
     dataset = Path(dataset) if dataset else default_dataset(model)
     if not dataset.is_dir():
@@ -83,8 +90,10 @@ def evaluate(model: str, dataset: str | Path | None = None, weights=None, seeds:
         "real": {"miou": s_real["miou"], "pixel_acc": s_real["pixel_acc"]},
         "miou_ratio": round(s_gen["miou"] / max(s_real["miou"], 1e-9), 4),
         "pixel_acc_ratio": round(s_gen["pixel_acc"] / max(s_real["pixel_acc"], 1e-9), 4),
-        "iou_per_class": {n: {"generated": g, "real": r} for n, g, r in
-                          zip(pal.names, s_gen["iou_per_class"], s_real["iou_per_class"])},
+        "iou_per_class": {
+            n: {"generated": g, "real": r}
+            for n, g, r in zip(pal.names, s_gen["iou_per_class"], s_real["iou_per_class"])
+        },
         "median_ms_per_image": round(1000 * float(np.median(times)), 1),
     }
     return figures, rows
@@ -101,8 +110,10 @@ def contact_sheet(rows: list, palette, max_rows: int = 8) -> Image.Image:
         draw.text((4 + c * (w + 4), 5), title, fill="black")
     for r, (ids, real, imgs) in enumerate(rows):
         y = 22 + r * (h + 4)
-        tiles = [Image.fromarray(palette.to_colors(ids)),
-                 Image.fromarray(((real.clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy())] + list(imgs)
+        tiles = [
+            Image.fromarray(palette.to_colors(ids)),
+            Image.fromarray(((real.clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()),
+        ] + list(imgs)
         for c, tile in enumerate(tiles):
             sheet.paste(tile, (4 + c * (w + 4), y))
     return sheet

@@ -28,8 +28,12 @@ SEG_SIZES = {"landscape": (160, 120), "facades": (128, 128)}
 
 def _block(cin: int, cout: int) -> nn.Sequential:
     return nn.Sequential(
-        nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
-        nn.Conv2d(cout, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
+        nn.Conv2d(cin, cout, 3, padding=1),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(cout, cout, 3, padding=1),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
     )
 
 
@@ -50,7 +54,9 @@ class SegNet(nn.Module):
             x = block(x if i == 0 else F.max_pool2d(x, 2))
             skips.append(x)
         for block, skip in zip(self.up, reversed(skips[:-1])):
-            x = block(torch.cat([F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False), skip], 1))
+            x = block(
+                torch.cat([F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False), skip], 1)
+            )
         return self.out(x)
 
 
@@ -91,8 +97,14 @@ def save_segmenter(model: SegNet, path: str | Path, palette: str, size: tuple[in
     from safetensors.torch import save_file
 
     sd = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
-    meta = {"format": "daub-segmenter-v1", "palette": palette, "size": json.dumps(size), "ch": json.dumps(model.ch),
-            "num_classes": str(model.num_classes), "info": json.dumps(info or {})}
+    meta = {
+        "format": "daub-segmenter-v1",
+        "palette": palette,
+        "size": json.dumps(size),
+        "ch": json.dumps(model.ch),
+        "num_classes": str(model.num_classes),
+        "info": json.dumps(info or {}),
+    }
     save_file({k: v.contiguous() for k, v in sd.items()}, str(path), metadata=meta)
 
 
@@ -119,8 +131,9 @@ def load_segmenter(name: str, weights: str | Path | None = None, **kwargs):
     return Segmenter(meta["palette"], model, tuple(json.loads(meta["size"])))
 
 
-def train_segmenter(dataset: str, palette: str, out: str | Path, steps: int = 2000, batch: int = 8,
-                    threads: int = 0, seed: int = 0) -> Path:
+def train_segmenter(
+    dataset: str, palette: str, out: str | Path, steps: int = 2000, batch: int = 8, threads: int = 0, seed: int = 0
+) -> Path:
     """Train a :class:`SegNet` on the train split (cross-entropy, don't-care ignored); returns the weights path."""
     from tqdm import tqdm
 
@@ -138,12 +151,14 @@ def train_segmenter(dataset: str, palette: str, out: str | Path, steps: int = 20
     gen = torch.Generator().manual_seed(seed)
     ignore = pal.dontcare if pal.dontcare is not None else -100
     t0 = time.time()
-    for step in tqdm(range(steps), desc=f"segmenter {palette}", mininterval=10):
+    for _step in tqdm(range(steps), desc=f"segmenter {palette}", mininterval=10):
         idx = torch.randint(0, len(photos), (batch,), generator=gen)
         x, y = augment(photos[idx], labels[idx], size, gen, max_scale=1.5)
         # photometric jitter so the judge does not key on one camera's colours
-        x = (x * (1 + 0.2 * (torch.rand(batch, 1, 1, 1, generator=gen) - 0.5))
-             + 0.1 * (torch.rand(batch, 3, 1, 1, generator=gen) - 0.5)).clamp(-1, 1)
+        x = (
+            x * (1 + 0.2 * (torch.rand(batch, 1, 1, 1, generator=gen) - 0.5))
+            + 0.1 * (torch.rand(batch, 3, 1, 1, generator=gen) - 0.5)
+        ).clamp(-1, 1)
         with torch.autocast("cpu", torch.bfloat16):
             logits = model(x)
         loss = F.cross_entropy(logits.float(), y, ignore_index=ignore)
@@ -154,8 +169,13 @@ def train_segmenter(dataset: str, palette: str, out: str | Path, steps: int = 20
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"seg-{palette}.safetensors"
-    save_segmenter(model.eval(), path, palette, size, info={"steps": steps, "batch": batch,
-                                                             "minutes": round((time.time() - t0) / 60, 1)})
+    save_segmenter(
+        model.eval(),
+        path,
+        palette,
+        size,
+        info={"steps": steps, "batch": batch, "minutes": round((time.time() - t0) / 60, 1)},
+    )
     return path
 
 
@@ -165,7 +185,9 @@ def confusion(pred: np.ndarray, true: np.ndarray, num_classes: int, ignore: int 
     keep = true < num_classes
     if ignore is not None:
         keep &= true != ignore
-    return np.bincount(true[keep] * num_classes + pred[keep], minlength=num_classes**2).reshape(num_classes, num_classes)
+    return np.bincount(true[keep] * num_classes + pred[keep], minlength=num_classes**2).reshape(
+        num_classes, num_classes
+    )
 
 
 def scores(conf: np.ndarray) -> dict:
@@ -174,9 +196,11 @@ def scores(conf: np.ndarray) -> dict:
     gt, pr = conf.sum(1), conf.sum(0)
     present = gt > 0
     iou = tp[present] / np.maximum(gt[present] + pr[present] - tp[present], 1)
-    return {"miou": round(float(iou.mean()), 4), "pixel_acc": round(float(tp.sum() / max(conf.sum(), 1)), 4),
-            "iou_per_class": [round(float(v), 4) if p else None for v, p in
-                              zip(tp / np.maximum(gt + pr - tp, 1), present)]}
+    return {
+        "miou": round(float(iou.mean()), 4),
+        "pixel_acc": round(float(tp.sum() / max(conf.sum(), 1)), 4),
+        "iou_per_class": [round(float(v), 4) if p else None for v, p in zip(tp / np.maximum(gt + pr - tp, 1), present)],
+    }
 
 
 def predict_ids(seg: Segmenter, photo_u8: np.ndarray) -> np.ndarray:

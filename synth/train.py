@@ -103,8 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=20000, help="total steps (default 20000)")
     p.add_argument("--lowres-steps", type=int, default=4000, help="steps at half resolution first (default 4000)")
     p.add_argument("--minutes", type=float, default=0, help="stop after this many minutes (0 = no limit)")
-    p.add_argument("--lowres-fraction", type=float, default=0.55,
-                   help="with --minutes: switch to full resolution after this fraction of the time at the latest")
+    p.add_argument(
+        "--lowres-fraction",
+        type=float,
+        default=0.55,
+        help="with --minutes: switch to full resolution after this fraction of the time at the latest",
+    )
     p.add_argument("--batch", type=int, default=8, help="batch size at half resolution")
     p.add_argument("--batch-full", type=int, default=4, help="batch size at full resolution")
     p.add_argument("--lr-g", type=float, default=2e-4)
@@ -113,17 +117,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--l1", type=float, default=5.0, help="weight of the multi-scale L1 loss")
     p.add_argument("--fm", type=float, default=10.0, help="weight of discriminator feature matching")
     p.add_argument("--kl", type=float, default=0.05)
-    p.add_argument("--ms", type=float, default=10.0,
-                   help="weight of the mode-seeking hinge (prior samples must differ; keeps seeds meaningful)")
-    p.add_argument("--ms-target", type=float, default=0.1,
-                   help="image change per unit of style change the mode-seeking hinge asks for (then stops pushing)")
+    p.add_argument(
+        "--ms",
+        type=float,
+        default=10.0,
+        help="weight of the mode-seeking hinge (prior samples must differ; keeps seeds meaningful)",
+    )
+    p.add_argument(
+        "--ms-target",
+        type=float,
+        default=0.1,
+        help="image change per unit of style change the mode-seeking hinge asks for (then stops pushing)",
+    )
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
     p.add_argument("--ckpt-every", type=int, default=250)
     p.add_argument("--sample-every", type=int, default=500)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", action="store_true", help="continue from OUT/ckpt.pt")
-    p.add_argument("--segmenter", action="store_true",
-                   help="train the photo -> label segmenter instead (seg-<palette>.safetensors in OUT)")
+    p.add_argument(
+        "--segmenter",
+        action="store_true",
+        help="train the photo -> label segmenter instead (seg-<palette>.safetensors in OUT)",
+    )
     p.add_argument("--no-bf16", action="store_true", help="train in fp32 (default: bf16 autocast on CPU)")
     return p
 
@@ -134,8 +149,9 @@ def main(argv: list[str] | None = None) -> int:
         from synth.segment import train_segmenter
 
         steps = args.steps if args.steps != 20000 else 2000
-        path = train_segmenter(args.dataset, args.palette, args.out, steps=steps, batch=args.batch,
-                               threads=args.threads, seed=args.seed)
+        path = train_segmenter(
+            args.dataset, args.palette, args.out, steps=steps, batch=args.batch, threads=args.threads, seed=args.seed
+        )
         print(f"segmenter weights: {path}")
         return 0
     return train(args)
@@ -186,9 +202,20 @@ def train(args) -> int:
     t0 = time.time()
 
     def save(final: bool = False):
-        torch.save({"G": G.state_dict(), "E": E.state_dict(), "D": D.state_dict(), "G_ema": G_ema.state_dict(),
-                    "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "step": step,
-                    "elapsed": elapsed0 + time.time() - t0, "config": vars(args)}, out / "ckpt.tmp")
+        torch.save(
+            {
+                "G": G.state_dict(),
+                "E": E.state_dict(),
+                "D": D.state_dict(),
+                "G_ema": G_ema.state_dict(),
+                "opt_g": opt_g.state_dict(),
+                "opt_d": opt_d.state_dict(),
+                "step": step,
+                "elapsed": elapsed0 + time.time() - t0,
+                "config": vars(args),
+            },
+            out / "ckpt.tmp",
+        )
         (out / "ckpt.tmp").replace(ckpt_path)
         info = {"steps": step, "minutes": round((elapsed0 + time.time() - t0) / 60, 1), "recipe": vars(args)}
         save_weights(G_ema, out / f"{palette.name}.safetensors", info=info)
@@ -201,7 +228,9 @@ def train(args) -> int:
         with torch.inference_mode(), torch.autocast("cpu", torch.bfloat16, enabled=use_bf16):
             fakes = [G_ema(seg, zs[k].expand(len(vl), -1)).float() for k in range(3)]
         for i in range(len(vl)):
-            lab = torch.from_numpy(palette.to_colors(vl[i].numpy().astype(np.uint8))).permute(2, 0, 1).float() / 127.5 - 1
+            lab = (
+                torch.from_numpy(palette.to_colors(vl[i].numpy().astype(np.uint8))).permute(2, 0, 1).float() / 127.5 - 1
+            )
             rows.append(torch.cat([lab, vp[i]] + [f[i] for f in fakes], -1))
         sheet = ((torch.cat(rows, 1).clamp(-1, 1) + 1) * 127.5).byte().permute(1, 2, 0).numpy()
         Image.fromarray(sheet).save(out / "samples" / f"step_{step:06d}.png")
@@ -238,8 +267,9 @@ def train(args) -> int:
                 adv = adv + sum(-f[-1].float().mean() for f in D(torch.cat([seg[:half], fake2], 1))) / len(d_fake) / 2
                 ratio = (fake2.float() - fake[:half].float()).abs().mean() / (z2 - z[:half].detach()).abs().mean()
                 ms = F.relu(args.ms_target - ratio)  # bounded: 1/ratio (MSGAN) blew up training here
-            fm = sum(F.l1_loss(a.float(), b.float()) for fs, rs in zip(d_fake, d_real)
-                     for a, b in zip(fs[:-1], rs[:-1])) / len(d_fake)
+            fm = sum(
+                F.l1_loss(a.float(), b.float()) for fs, rs in zip(d_fake, d_real) for a, b in zip(fs[:-1], rs[:-1])
+            ) / len(d_fake)
             l1 = _multiscale_l1(fake.float(), real.float())
             kl = -0.5 * torch.mean(1 + logvar - mu.pow(2) - logvar.exp())
             loss_g = adv + args.fm * fm + args.l1 * l1 + args.kl * kl + args.ms * ms
@@ -249,8 +279,9 @@ def train(args) -> int:
         with torch.autocast("cpu", torch.bfloat16, enabled=use_bf16):
             d_fake = D(torch.cat([seg, fake.detach()], 1))
             d_real = D(torch.cat([seg, real], 1))
-            loss_d = sum(F.relu(1 - r[-1].float()).mean() + F.relu(1 + f[-1].float()).mean()
-                         for r, f in zip(d_real, d_fake)) / len(d_real)
+            loss_d = sum(
+                F.relu(1 - r[-1].float()).mean() + F.relu(1 + f[-1].float()).mean() for r, f in zip(d_real, d_fake)
+            ) / len(d_real)
         opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         opt_d.step()
@@ -261,9 +292,18 @@ def train(args) -> int:
         step += 1
         bar.update(1)
         if step % 25 == 0:
-            rec = {"step": step, "res": f"{cur[0]}x{cur[1]}", "g": round(float(loss_g), 4), "adv": round(float(adv), 4),
-                   "fm": round(float(fm), 4), "l1": round(float(l1), 4), "kl": round(float(kl), 4), "ms": round(float(ms), 4),
-                   "d": round(float(loss_d), 4), "min": round((elapsed0 + time.time() - t0) / 60, 2)}
+            rec = {
+                "step": step,
+                "res": f"{cur[0]}x{cur[1]}",
+                "g": round(float(loss_g), 4),
+                "adv": round(float(adv), 4),
+                "fm": round(float(fm), 4),
+                "l1": round(float(l1), 4),
+                "kl": round(float(kl), 4),
+                "ms": round(float(ms), 4),
+                "d": round(float(loss_d), 4),
+                "min": round((elapsed0 + time.time() - t0) / 60, 2),
+            }
             log.write(json.dumps(rec) + "\n")
             log.flush()
             bar.set_postfix(g=rec["g"], d=rec["d"], l1=rec["l1"])

@@ -69,7 +69,9 @@ def test_labels_drive_the_image(gen):
     assert np.abs(a[: h // 3] - b[: h // 3]).mean() > 5.0
 
 
-@pytest.mark.parametrize("size,expected", [((256, 256), (256, 256)), ((250, 190), (256, 192)), ((320, 240), (320, 256))])
+@pytest.mark.parametrize(
+    "size,expected", [((256, 256), (256, 256)), ((250, 190), (256, 192)), ((320, 240), (320, 256))]
+)
 def test_sizes_snap_to_multiples_of_32(gen, size, expected):
     ids = demo_map(gen, size)
     assert gen(ids, seed=0).size == expected

@@ -13,7 +13,7 @@ from PIL import Image
 
 import synth
 from synth.data import augment, find_pairs, load_split
-from synth.segment import SegNet, Segmenter, confusion, load_segmenter, scores, train_segmenter
+from synth.segment import Segmenter, SegNet, confusion, load_segmenter, scores, train_segmenter
 
 
 @pytest.fixture(scope="module")
@@ -59,9 +59,28 @@ def _train(args: list[str]) -> subprocess.CompletedProcess:
 
 def test_train_writes_checkpoint_weights_samples_and_resumes(tiny_dataset, tmp_path):
     out = tmp_path / "run"
-    common = ["--dataset", str(tiny_dataset), "--palette", "facades", "--out", str(out), "--size", "128x128",
-              "--lowres-steps", "1", "--batch", "2", "--batch-full", "2", "--ckpt-every", "1", "--sample-every", "2",
-              "--threads", "1"]
+    common = [
+        "--dataset",
+        str(tiny_dataset),
+        "--palette",
+        "facades",
+        "--out",
+        str(out),
+        "--size",
+        "128x128",
+        "--lowres-steps",
+        "1",
+        "--batch",
+        "2",
+        "--batch-full",
+        "2",
+        "--ckpt-every",
+        "1",
+        "--sample-every",
+        "2",
+        "--threads",
+        "1",
+    ]
     r = _train(common + ["--steps", "2"])
     assert r.returncode == 0, r.stderr
     assert (out / "ckpt.pt").is_file() and (out / "samples" / "step_000002.png").is_file()

@@ -12,18 +12,42 @@ from synth.generators.base import BaseGenerator, Generator, SizeRule, pick_devic
 
 #: name -> (module, factory, palette, one-line description)
 BACKENDS: dict[str, tuple[str, str, str, str]] = {
-    "landscape": ("synth.generators.embedded", "load_landscape", "landscape",
-                  "Daub's own small SPADE-style model (Stanford Background), embedded, live on a CPU"),
-    "facades": ("synth.generators.embedded", "load_facades", "facades",
-                "Daub's own small SPADE-style model (CMP Facades), embedded, live on a CPU"),
-    "spade-ade20k": ("synth.generators.spade", "load_ade20k", "ade20k",
-                     "official NVlabs SPADE ade20k generator (checkpoint needed)"),
-    "spade-coco": ("synth.generators.spade", "load_coco", "cocostuff",
-                   "official NVlabs SPADE coco generator (checkpoint needed)"),
-    "spade-cityscapes": ("synth.generators.spade", "load_cityscapes", "cityscapes",
-                         "official NVlabs SPADE cityscapes generator (checkpoint needed)"),
-    "controlnet-seg": ("synth.generators.controlnet", "load_controlnet_seg", "ade20k",
-                       "Stable Diffusion 1.5 + ControlNet-seg via diffusers (downloads ~5 GB; GPU advised)"),
+    "landscape": (
+        "synth.generators.embedded",
+        "load_landscape",
+        "landscape",
+        "Daub's own small SPADE-style model (Stanford Background), embedded, live on a CPU",
+    ),
+    "facades": (
+        "synth.generators.embedded",
+        "load_facades",
+        "facades",
+        "Daub's own small SPADE-style model (CMP Facades), embedded, live on a CPU",
+    ),
+    "spade-ade20k": (
+        "synth.generators.spade",
+        "load_ade20k",
+        "ade20k",
+        "official NVlabs SPADE ade20k generator (checkpoint needed)",
+    ),
+    "spade-coco": (
+        "synth.generators.spade",
+        "load_coco",
+        "cocostuff",
+        "official NVlabs SPADE coco generator (checkpoint needed)",
+    ),
+    "spade-cityscapes": (
+        "synth.generators.spade",
+        "load_cityscapes",
+        "cityscapes",
+        "official NVlabs SPADE cityscapes generator (checkpoint needed)",
+    ),
+    "controlnet-seg": (
+        "synth.generators.controlnet",
+        "load_controlnet_seg",
+        "ade20k",
+        "Stable Diffusion 1.5 + ControlNet-seg via diffusers (downloads ~5 GB; GPU advised)",
+    ),
 }
 
 

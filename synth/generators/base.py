@@ -76,8 +76,14 @@ def pick_device(device=None, dtype=None):
     if dtype is None:
         dtype = torch.float32 if device.type == "cpu" else torch.float16
     elif isinstance(dtype, str):
-        dtype = {"fp32": torch.float32, "float32": torch.float32, "fp16": torch.float16, "float16": torch.float16,
-                 "bf16": torch.bfloat16, "bfloat16": torch.bfloat16}[dtype]
+        dtype = {
+            "fp32": torch.float32,
+            "float32": torch.float32,
+            "fp16": torch.float16,
+            "float16": torch.float16,
+            "bf16": torch.bfloat16,
+            "bfloat16": torch.bfloat16,
+        }[dtype]
     return device, dtype
 
 

@@ -147,7 +147,9 @@ def load_weights(path: str | Path) -> DaubGenerator:
             raise ValueError(f"{path} is not a Daub generator (format {meta.get('format')!r})")
         cfg = json.loads(meta["config"])
         sd = {k: f.get_tensor(k).float() for k in f.keys()}
-    cfg["channels"], cfg["hidden"], cfg["default_size"] = (tuple(cfg[k]) for k in ("channels", "hidden", "default_size"))
+    cfg["channels"], cfg["hidden"], cfg["default_size"] = (
+        tuple(cfg[k]) for k in ("channels", "hidden", "default_size")
+    )
     model = DaubGenerator(DaubConfig(**cfg))
     model.load_state_dict(sd)
     return model.eval()
@@ -171,7 +173,9 @@ class EmbeddedGenerator(BaseGenerator):
         self.name = name
         self.model = model
         self.palette = load_palette(model.config.palette)
-        self.size_rule = SizeRule(multiple=model.config.multiple, default=tuple(model.config.default_size), max_side=1024)
+        self.size_rule = SizeRule(
+            multiple=model.config.multiple, default=tuple(model.config.default_size), max_side=1024
+        )
         self._device, self._dtype = pick_device(device, dtype)
         # bfloat16 autocast + channels_last: ~3x faster on CPUs with AVX-512 BF16 (see `daub bench`).
         self.fast = fast and self._device.type == "cpu"
