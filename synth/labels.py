@@ -56,16 +56,17 @@ class LabelReport:
 # image decoding
 
 
-def _as_array(image) -> tuple[np.ndarray, str]:
+def _as_array(image, palette: Palette | None = None) -> tuple[np.ndarray, str]:
     """Decode ``image`` into an ndarray and a kind: ``"rgb"``, ``"rgba"`` or ``"index"``."""
     if isinstance(image, (str, Path, bytes)):
         image = open_image(image)
     if isinstance(image, Image.Image):
         mode = image.mode
         if mode == "P":
-            # A palette PNG: its pixel values are ids unless it carries transparency.
             if "transparency" in image.info:
                 return np.asarray(image.convert("RGBA")), "rgba"
+            if palette is not None and _is_colour_painting(image, palette):
+                return np.asarray(image.convert("RGB")), "rgb"
             return np.asarray(image), "index"
         if mode in ("L", "I;16", "I;16B", "I;16L", "I"):
             return np.asarray(image), "index"
@@ -98,6 +99,28 @@ def _as_array(image) -> tuple[np.ndarray, str]:
         return _as_array(np.asarray(image))
     except Exception:
         raise ValueError(f"cannot read an image from {type(image).__name__}") from None
+
+
+def _is_colour_painting(image: Image.Image, palette: Palette) -> bool:
+    """Tell a colour painting saved as an 8-bit palette PNG from an index map (pixel value = id).
+
+    An index map is either our own export (its PNG palette gives each used id that id's colour) or a
+    foreign label file (any palette, e.g. a dataset's). A painting's used PNG-palette entries are all
+    paint colours, but not at their own ids.
+    """
+    idx = np.asarray(image)
+    used = np.unique(idx)
+    pal = np.asarray(image.getpalette() or [], np.uint8).reshape(-1, 3)
+    if len(pal) <= used.max():
+        return False
+    colours = pal[used]
+    table = palette.colour_table()
+    if used.max() < len(table) and (
+        np.array_equal(colours, table[used]) or np.array_equal(colours, palette.colour_table(trained=True)[used])
+    ):
+        return False  # our own index PNG
+    codes = (colours[:, 0].astype(np.uint32) << 16) | (colours[:, 1].astype(np.uint32) << 8) | colours[:, 2]
+    return bool(np.all(_lut(palette)[codes] != _MISS))
 
 
 def open_image(path: str | Path | bytes) -> Image.Image:
@@ -278,7 +301,7 @@ def to_labels(
     fill = palette.fill if fill is None else int(fill)
     if not palette.is_valid_id(np.asarray(fill)):
         raise ValueError(f"fill id {fill} is not a class of palette {palette.name!r}")
-    arr, kind = _as_array(image)
+    arr, kind = _as_array(image, palette)
     _check_size(arr.shape)
     h, w = arr.shape[:2]
 

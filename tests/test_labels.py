@@ -555,3 +555,21 @@ def test_nearest_matches_full_search(name):
     d2 = ((colours[:, None, :].astype(np.int64) - paint[None]) ** 2).sum(-1)
     np.testing.assert_array_equal(rows, d2.argmin(1))
     np.testing.assert_allclose(dist, np.sqrt(d2.min(1)))
+
+
+def test_palette_png_painting_is_read_as_colours_not_ids(tmp_path):
+    """A colour painting an editor saved as an 8-bit palette PNG (pixel values index *its* colours)."""
+    pal = synth.palette("landscape")
+    ids = np.zeros((40, 60), np.uint8)
+    ids[20:] = 3
+    ids[:, 30:] = 5
+    painting = Image.fromarray(pal.to_colors(ids)).quantize(colors=8, method=Image.Quantize.MAXCOVERAGE)
+    assert painting.mode == "P" and not np.array_equal(np.asarray(painting), ids)
+    painting.save(tmp_path / "p.png")
+    assert np.array_equal(to_labels(tmp_path / "p.png", pal), ids)
+    # our own index export and a foreign-palette label file stay id maps
+    write_index_png(ids, tmp_path / "own.png", pal)
+    assert np.array_equal(to_labels(tmp_path / "own.png", pal), ids)
+    foreign = Image.fromarray(ids, mode="P")
+    foreign.putpalette([7, 7, 7] * 256)
+    assert np.array_equal(to_labels(foreign, pal), ids)
