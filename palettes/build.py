@@ -1,6 +1,7 @@
 """Rebuild the palette data files from the reference material in ``../shared/reference/palettes``.
 
-Maintenance tool, not used at run time: ``python -m palettes.build [SHARED_DIR]``.
+Maintenance tool, not used at run time: ``python -m palettes.build [SHARED_DIR]`` (also writes the
+legend PNGs in ``docs/legends/``).
 The ADE20K, COCO-Stuff, Cityscapes and COCO-panoptic colours are copied exactly (the models were
 trained on them); where the reference gives two classes the same colour, the second gets a distinct
 *paint* colour that maps back to its own id (see each file's ``notes``).
@@ -200,5 +201,16 @@ def build(shared: Path) -> None:
     )
 
 
+def write_legends(out: Path) -> None:
+    """One legend PNG per palette (swatch, id, name) into ``out``."""
+    from palettes import NAMES, load
+
+    out.mkdir(parents=True, exist_ok=True)
+    for name in NAMES:
+        load(name).legend().save(out / f"{name}.png")
+        print(f"wrote {out / name}.png")
+
+
 if __name__ == "__main__":
     build(Path(sys.argv[1]) if len(sys.argv) > 1 else HERE.parent.parent / "shared")
+    write_legends(HERE.parent / "docs" / "legends")
