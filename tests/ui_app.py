@@ -24,7 +24,8 @@ class FakeSlowGenerator(BaseGenerator):
     name = FAKE
     options = ("prompt", "steps", "callback")
 
-    def __init__(self):
+    def __init__(self, step_seconds: float = 0.05):
+        self.step_seconds = step_seconds
         self.palette = load_palette("landscape")
         self.size_rule = SizeRule(multiple=32, default=(256, 192))
         self.calls: list[dict] = []
@@ -36,16 +37,16 @@ class FakeSlowGenerator(BaseGenerator):
     def _generate(self, ids, seeds, prompt="", steps=8, callback=None):
         self.calls.append({"prompt": prompt, "steps": steps, "shape": ids.shape})
         for k in range(1, int(steps) + 1):
-            time.sleep(0.05)
+            time.sleep(self.step_seconds)
             if callback is not None:
                 callback(k, int(steps), None)
         h, w = ids.shape
         return [Image.new("RGB", (w, h), (seed % 256, 40, 200)) for seed in seeds]
 
 
-def register_fake() -> FakeSlowGenerator:
+def register_fake(step_seconds: float = 0.05) -> FakeSlowGenerator:
     """Put ``fake-slow`` into ``BACKENDS`` (undo with :func:`unregister_fake`); returns the instance it loads."""
-    gen = FakeSlowGenerator()
+    gen = FakeSlowGenerator(step_seconds)
     mod = types.ModuleType("daub_fake_backend")
     mod.load = lambda **_: gen
     mod.available = lambda key, **_: (True, "")
