@@ -104,7 +104,7 @@ def test_unknown_command():
         (["render", "a.png", "out.png", "--backend", "nope"], "daub render: error: unknown model 'nope'"),
         (["render", "a.png", "out.png"], "the following arguments are required: --backend"),
         (["bench", "nothing"], "daub bench: error: argument WHAT: invalid choice: 'nothing'"),
-        (["bench", "generators"], "daub bench: error: daub bench generators is not implemented yet"),
+        (["bench", "generators", "--runs", "0"], "daub bench: error: --runs and --spade-runs must be >= 1"),
     ],
 )
 def test_bad_input_is_one_line(args, message):
