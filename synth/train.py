@@ -1,10 +1,12 @@
 """``daub train``: train an embedded SPADE-style generator (:mod:`synth.generators.embedded`).
 
-Recipe (GauGAN-like, sized for a 2-core CPU): generator + style encoder (VAE, KL 0.05) + two-scale
-PatchGAN discriminator with spectral norm; hinge loss, discriminator feature matching (x10), multi-scale
-L1 reconstruction (x5, stands in for the VGG loss no pretrained network is available for), a
-mode-seeking hinge on prior samples (MSGAN-style, x10, until images differ by 0.1 per unit of z) so different seeds give different images, EMA of the
-generator weights. Half resolution for the first ``--lowres-steps`` steps, then full resolution.
+Recipe (SPADE/pix2pixHD-like, sized for a 2-core CPU): generator with a style code z from the prior
+(``--encoder`` trains GauGAN's VAE photo encoder instead, KL x0.05) + two-scale PatchGAN discriminator
+with spectral norm; hinge loss, discriminator feature matching (x10), multi-scale L1 reconstruction
+(x5, stands in for the VGG loss no pretrained network is available for), a mode-seeking hinge on a
+second prior sample (MSGAN-style, x10, until images differ by 0.1 per unit of z; the discriminator sees
+those samples too) so different seeds give different images, EMA of the generator weights. Half
+resolution first (``--lowres-steps`` / ``--lowres-fraction`` of ``--minutes``), then full resolution.
 bfloat16 autocast + channels_last on CPU. Checkpoints (``ckpt.pt``, ``--resume``), a JSON-lines log,
 sample sheets, and the EMA weights exported as ``<palette>.safetensors`` at every checkpoint.
 
@@ -139,6 +141,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="train the photo -> label segmenter instead (seg-<palette>.safetensors in OUT)",
     )
+    p.add_argument(
+        "--encoder",
+        action="store_true",
+        help="VAE mode: style code from a photo encoder (GauGAN); default: prior samples only",
+    )
+    p.add_argument("--reset-ema", action="store_true", help="on --resume, restart the EMA from the current weights")
     p.add_argument("--no-bf16", action="store_true", help="train in fp32 (default: bf16 autocast on CPU)")
     return p
 
@@ -195,6 +203,8 @@ def train(args) -> int:
         for m, k in ((G, "G"), (E, "E"), (D, "D"), (G_ema, "G_ema"), (opt_g, "opt_g"), (opt_d, "opt_d")):
             m.load_state_dict(ck[k])
         step, elapsed0 = int(ck["step"]), float(ck.get("elapsed", 0.0))
+        if args.reset_ema:
+            G_ema.load_state_dict(G.state_dict())
         print(f"resumed at step {step}")
     gen = torch.Generator().manual_seed(args.seed + step)
     use_bf16 = not args.no_bf16
@@ -250,8 +260,12 @@ def train(args) -> int:
         real = real.contiguous(memory_format=torch.channels_last)
         with torch.autocast("cpu", torch.bfloat16, enabled=use_bf16):
             # generator + encoder
-            mu, logvar = E(real)
-            z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+            if args.encoder:
+                mu, logvar = E(real)
+                z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+            else:  # z from the prior, as at test time
+                z = torch.randn(len(real), cfg.z_dim, generator=gen)
+                mu = logvar = torch.zeros_like(z)
             fake = G(seg, z)
             d_fake = D(torch.cat([seg, fake], 1))
             with torch.no_grad():
@@ -282,6 +296,10 @@ def train(args) -> int:
             loss_d = sum(
                 F.relu(1 - r[-1].float()).mean() + F.relu(1 + f[-1].float()).mean() for r, f in zip(d_real, d_fake)
             ) / len(d_real)
+            if args.ms > 0:
+                # D must see the prior samples too, or G learns to fool it there with anything.
+                d_fake2 = D(torch.cat([seg[:half], fake2.detach()], 1))
+                loss_d = loss_d + sum(F.relu(1 + f[-1].float()).mean() for f in d_fake2) / len(d_fake2)
         opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         opt_d.step()
