@@ -12,6 +12,7 @@ import re
 import shutil
 import time
 import urllib.request
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -119,7 +120,9 @@ def _pick_class(page, class_id: int) -> None:
         " return b && getComputedStyle(b).color === want; }",
         arg=f"rgb({r}, {g}, {b})",
     )
-    page.wait_for_timeout(1000)  # the editor re-applies its brush options after the update
+    # Gradio's editor re-applies its brush options after the update; on a slow software-rendered browser a
+    # stroke started within ~1-2 s of it can be dropped (measured: 4 of 6 lost at 1 s, none at 2.5 s)
+    page.wait_for_timeout(2500)
 
 
 def _to_screen(page, x: float, y: float) -> tuple[float, float]:
@@ -141,18 +144,19 @@ def _stroke(page, y: float, x0: float, x1: float) -> None:
 def _paint(page, class_id: int, y: float, ok) -> None:
     """Pick ``class_id`` and paint a stroke along row ``y`` until the app's label map shows ``ok``.
 
-    A stroke started while the editor is still applying a brush update can be dropped by the editor
-    (rarely, on a loaded CPU); painting the same line again is idempotent, so one retry is allowed.
+    Painting the same line again is idempotent, so one retry is allowed (with a warning) for a stroke the
+    editor dropped while busy; a second miss fails.
     """
     _pick_class(page, class_id)
     for attempt in range(2):
         _stroke(page, y, 40, 200)
         try:
-            _wait_for_index(page, ok, timeout=30 if attempt == 0 else 90)
+            _wait_for_index(page, ok, timeout=45 if attempt == 0 else 90)
             return
         except AssertionError:
             if attempt:
                 raise
+            warnings.warn("the editor dropped a stroke; painting it again", stacklevel=2)
 
 
 def test_paint_two_classes_live_render(page):
