@@ -212,16 +212,6 @@ def create_demo(process_fns: Mapping[str, Callable], default_model: str | None =
                     upload_photo = gr.UploadButton(
                         "Photo → label map", file_types=["image"], size="sm", elem_id="upload-photo"
                     )
-                examples = gr.Gallery(
-                    value=[fns["colours"](fns["read_label_map"](p, model0)[0], pal0) for p in fns["examples"](model0)],
-                    label="Examples (click one to start from it)",
-                    columns=4,
-                    height=130,
-                    allow_preview=False,
-                    format="png",
-                    elem_id="examples",
-                    interactive=False,
-                )
             with gr.Column(scale=1, min_width=240):
                 class_pick = gr.Dropdown(
                     choices=class_choices(pal0),
@@ -239,6 +229,17 @@ def create_demo(process_fns: Mapping[str, Callable], default_model: str | None =
                         interactive=False,
                         buttons=["download"],
                     )
+                examples = gr.Gallery(
+                    value=[fns["colours"](fns["read_label_map"](p, model0)[0], pal0) for p in fns["examples"](model0)],
+                    label="Examples (click one to start from it)",
+                    columns=2,
+                    height="auto",
+                    object_fit="contain",
+                    allow_preview=False,
+                    format="png",
+                    elem_id="examples",
+                    interactive=False,
+                )
         with gr.Row():
             seed = gr.Number(value=0, precision=0, label="Seed", minimum=0, elem_id="seed")
             variation = gr.Button("New variation (random seed)", elem_id="variation")
@@ -351,7 +352,8 @@ def create_demo(process_fns: Mapping[str, Callable], default_model: str | None =
             ids = fns["flood_fill"](ids, int(x), int(y), int(class_id), infos[model].palette)
             return fns["editor_value"](ids, infos[model].palette)
 
-        private = dict(api_visibility="private")
+        # events that write the canvas: no loading overlay on it (it would swallow strokes while pending)
+        private = dict(api_visibility="private", show_progress="hidden")
         for event in (
             blank_btn.click(blank, model_state, editor, **private),
             upload_map.upload(load_map, [upload_map, model_state], editor, **private),

@@ -120,9 +120,7 @@ def _pick_class(page, class_id: int) -> None:
         " return b && getComputedStyle(b).color === want; }",
         arg=f"rgb({r}, {g}, {b})",
     )
-    # Gradio's editor re-applies its brush options after the update; on a slow software-rendered browser a
-    # stroke started within ~1-2 s of it can be dropped (measured: 4 of 6 lost at 1 s, none at 2.5 s)
-    page.wait_for_timeout(2500)
+    page.wait_for_timeout(500)
 
 
 def _to_screen(page, x: float, y: float) -> tuple[float, float]:
