@@ -4,7 +4,7 @@
 (:meth:`synth.render.Studio.process_fns`); this module never loads a model or does tensor maths.
 ``daub serve`` (:func:`serve_main`) and ``app.py`` wire the two together and launch.
 
-Choices made here (see docs/api.md for the HTTP API):
+Choices made here (see the README, "Web demo and HTTP API"):
 
 * the canvas is an ``ImageEditor`` whose *background* holds the starting label map (blank = the
   palette's fill class); brush strokes go on a layer above it, the eraser removes strokes (uncovering
@@ -416,7 +416,7 @@ def create_demo(process_fns: Mapping[str, Callable], default_model: str | None =
 
         demo.load(live, live_inputs, **live_kw)
 
-        # -- HTTP API (named endpoints; see docs/api.md) -------------------------------------------
+        # -- HTTP API (named endpoints; see the README) -------------------------------------------
         with gr.Group(visible=False):
             api_file = gr.File(label="label map (index or colour PNG)")
             api_model = gr.Textbox(label="model or palette name")
