@@ -20,6 +20,7 @@ from torch import nn
 
 from palettes import load as load_palette
 from synth.labels import resize_labels
+from synth.tagged import read_tagged
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 #: Input size (w, h) each segmenter works at.
@@ -116,18 +117,12 @@ def load_segmenter(name: str, weights: str | Path | None = None, **kwargs):
         return UperNetSegmenter(**kwargs)
     if name not in SEG_SIZES:
         raise ValueError(f"no segmenter for {name!r}; choose landscape, facades or ade20k")
-    from safetensors import safe_open
-
     path = Path(weights) if weights else WEIGHTS_DIR / f"seg-{name}.safetensors"
     if not path.is_file():
         raise FileNotFoundError(f"segmenter {name!r} has no weights at {path}; train with `daub train --segmenter`")
-    with safe_open(str(path), framework="pt") as f:
-        meta = f.metadata() or {}
-        if meta.get("format") != "daub-segmenter-v1":
-            raise ValueError(f"{path} is not a Daub segmenter")
-        sd = {k: f.get_tensor(k) for k in f.keys()}
+    meta, sd = read_tagged(path, "daub-segmenter-v1", "a Daub segmenter")
     model = SegNet(int(meta["num_classes"]), tuple(json.loads(meta["ch"])))
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in sd.items()})
+    model.load_state_dict(sd)
     return Segmenter(meta["palette"], model, tuple(json.loads(meta["size"])))
 
 

@@ -143,3 +143,13 @@ def test_eval_on_shared_val(shared_dir):
     assert figures["val_maps"] == 2 and len(rows) == 2
     assert 0 <= figures["generated"]["miou"] <= 1 and 0 < figures["real"]["miou"] <= 1
     assert figures["miou_ratio"] == pytest.approx(figures["generated"]["miou"] / figures["real"]["miou"], abs=1e-3)
+
+
+def test_segmenter_refuses_foreign_weights(tmp_path):
+    from safetensors.torch import save_file
+
+    save_file({"x": torch.zeros(1)}, str(tmp_path / "other.safetensors"))
+    with pytest.raises(ValueError, match="not a Daub segmenter"):
+        load_segmenter("facades", weights=tmp_path / "other.safetensors")
+    with pytest.raises(FileNotFoundError, match="daub train --segmenter"):
+        load_segmenter("facades", weights=tmp_path / "missing.safetensors")

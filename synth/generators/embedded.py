@@ -25,6 +25,7 @@ from torch import nn
 from palettes import load as load_palette
 from synth.generators.base import BaseGenerator, SizeRule, pick_device, to_pil
 from synth.labels import one_hot
+from synth.tagged import read_tagged
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 
@@ -136,17 +137,8 @@ def save_weights(model: DaubGenerator, path: str | Path, half: bool = True, info
 
 def load_weights(path: str | Path) -> DaubGenerator:
     """Read a model written by :func:`save_weights` (fp32 in memory)."""
-    from safetensors import safe_open
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no weights at {path}")
-    with safe_open(str(path), framework="pt") as f:
-        meta = f.metadata() or {}
-        if meta.get("format") != "daub-generator-v1":
-            raise ValueError(f"{path} is not a Daub generator (format {meta.get('format')!r})")
-        cfg = json.loads(meta["config"])
-        sd = {k: f.get_tensor(k).float() for k in f.keys()}
+    meta, sd = read_tagged(path, "daub-generator-v1", "a Daub generator")
+    cfg = json.loads(meta["config"])
     cfg["channels"], cfg["hidden"], cfg["default_size"] = (
         tuple(cfg[k]) for k in ("channels", "hidden", "default_size")
     )
