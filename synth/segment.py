@@ -19,7 +19,6 @@ from PIL import Image
 from torch import nn
 
 from palettes import load as load_palette
-from synth.labels import resize_labels
 from synth.tagged import read_tagged
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
@@ -196,8 +195,3 @@ def scores(conf: np.ndarray) -> dict:
         "pixel_acc": round(float(tp.sum() / max(conf.sum(), 1)), 4),
         "iou_per_class": [round(float(v), 4) if p else None for v, p in zip(tp / np.maximum(gt + pr - tp, 1), present)],
     }
-
-
-def predict_ids(seg: Segmenter, photo_u8: np.ndarray) -> np.ndarray:
-    """Convenience for tests: ``[H, W, 3]`` uint8 -> ids at that size."""
-    return resize_labels(seg(photo_u8), (photo_u8.shape[1], photo_u8.shape[0]))

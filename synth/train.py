@@ -20,15 +20,15 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from palettes import load as load_palette
 from synth.data import BASE_SIZES, augment, load_split, to_model_size
+from synth.evaluate import contact_sheet
+from synth.generators.base import to_pil
 from synth.generators.embedded import DaubConfig, DaubGenerator, save_weights
 from synth.labels import one_hot
 
@@ -234,16 +234,10 @@ def train(args) -> int:
         vp, vl = to_model_size(vphotos, vlabels, size)
         seg = one_hot(vl, palette).contiguous(memory_format=torch.channels_last)
         zs = torch.randn(3, cfg.z_dim, generator=torch.Generator().manual_seed(1))
-        rows = []
         with torch.inference_mode(), torch.autocast("cpu", torch.bfloat16, enabled=use_bf16):
-            fakes = [G_ema(seg, zs[k].expand(len(vl), -1)).float() for k in range(3)]
-        for i in range(len(vl)):
-            lab = (
-                torch.from_numpy(palette.to_colors(vl[i].numpy().astype(np.uint8))).permute(2, 0, 1).float() / 127.5 - 1
-            )
-            rows.append(torch.cat([lab, vp[i]] + [f[i] for f in fakes], -1))
-        sheet = ((torch.cat(rows, 1).clamp(-1, 1) + 1) * 127.5).byte().permute(1, 2, 0).numpy()
-        Image.fromarray(sheet).save(out / "samples" / f"step_{step:06d}.png")
+            fakes = [to_pil(G_ema(seg, zs[k].expand(len(vl), -1))) for k in range(3)]
+        rows = [(vl[i].numpy().astype(palette.dtype), vp[i], [f[i] for f in fakes]) for i in range(len(vl))]
+        contact_sheet(rows, palette).save(out / "samples" / f"step_{step:06d}.png")
 
     from tqdm import tqdm
 
