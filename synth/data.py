@@ -59,26 +59,36 @@ def load_split(root: str | Path, split: str, base_size: tuple[int, int], limit: 
 def augment(
     photos: torch.Tensor, labels: torch.Tensor, size: tuple[int, int], gen: torch.Generator, max_scale: float = 1.25
 ):
-    """Random flip + random zoom-in crop, resized to ``size = (w, h)``.
+    """Random flip + random zoom-in crop of a batch, resized to ``size = (w, h)``, on the batch's device.
 
-    Returns photos as float in [-1, 1] ``[B, 3, h, w]`` and labels ``long [B, h, w]``.
+    ``photos`` uint8 ``[B, 3, H, W]`` and ``labels`` uint8 ``[B, H, W]`` may live on the GPU: the work is
+    one antialiased resize and one ``grid_sample`` per batch (no per-image loop); ``gen`` (a CPU
+    generator) draws the crop parameters, so a seed gives the same crops on every device.
+    Returns photos as float in [-1, 1] ``[B, 3, h, w]`` and labels ``long [B, h, w]`` (ids never blend).
     """
     w, h = size
     B, _, H, W = photos.shape
-    out_p = torch.empty(B, 3, h, w)
-    out_l = torch.empty(B, h, w, dtype=torch.long)
-    for b in range(B):
-        s = 1.0 + float(torch.rand((), generator=gen)) * (max_scale - 1.0)
-        ch, cw = int(H / s), int(W / s)
-        y = int(torch.randint(0, H - ch + 1, (), generator=gen))
-        x = int(torch.randint(0, W - cw + 1, (), generator=gen))
-        p = photos[b : b + 1, :, y : y + ch, x : x + cw].float()
-        lab = labels[b, y : y + ch, x : x + cw]
-        if bool(torch.rand((), generator=gen) < 0.5):
-            p, lab = p.flip(-1), lab.flip(-1)
-        out_p[b] = F.interpolate(p, size=(h, w), mode="bilinear", antialias=True, align_corners=False)[0]
-        out_l[b] = torch.from_numpy(resize_labels(lab.numpy(), (w, h)).astype(np.int64))
-    return out_p / 127.5 - 1.0, out_l
+    dev = photos.device
+    # Resize once to the size a max_scale crop needs (antialiased), so the crop resamples by <= max_scale.
+    work = (max(h, round(h * max_scale)), max(w, round(w * max_scale)))
+    x = photos.float()
+    if (H, W) != work:
+        x = F.interpolate(x, size=work, mode="bilinear", antialias=True, align_corners=False)
+    lab = labels[:, None].float()
+    if (H, W) != work:
+        lab = F.interpolate(lab, size=work, mode="nearest-exact")
+    s = 1.0 + torch.rand(B, generator=gen) * (max_scale - 1.0)  # zoom factor per image
+    half = 1.0 / s  # half-width of the crop window in [-1, 1] coordinates
+    tx = (torch.rand(B, generator=gen) * 2 - 1) * (1 - half)
+    ty = (torch.rand(B, generator=gen) * 2 - 1) * (1 - half)
+    flip = torch.where(torch.rand(B, generator=gen) < 0.5, -1.0, 1.0)
+    theta = torch.zeros(B, 2, 3)
+    theta[:, 0, 0], theta[:, 0, 2] = half * flip, tx
+    theta[:, 1, 1], theta[:, 1, 2] = half, ty
+    grid = F.affine_grid(theta.to(dev), [B, 1, h, w], align_corners=False)
+    out_p = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    out_l = F.grid_sample(lab, grid, mode="nearest", padding_mode="border", align_corners=False)
+    return (out_p / 127.5 - 1.0).clamp(-1, 1), out_l[:, 0].round().long()
 
 
 def to_model_size(photos: torch.Tensor, labels: torch.Tensor, size: tuple[int, int]):
@@ -87,3 +97,26 @@ def to_model_size(photos: torch.Tensor, labels: torch.Tensor, size: tuple[int, i
     p = F.interpolate(photos.float(), size=(h, w), mode="bilinear", antialias=True, align_corners=False)
     lab = torch.from_numpy(np.stack([resize_labels(x, (w, h)) for x in labels.numpy()]).astype(np.int64))
     return p / 127.5 - 1.0, lab
+
+
+def pack(root: str | Path, dest: str | Path, base_size: tuple[int, int], quality: int = 92) -> int:
+    """Copy a dataset to ``dest`` in the same layout, photos resized to ``base_size`` (JPEG ``quality``).
+
+    Training reads photos at ``base_size`` anyway, so the copy trains the same at a fraction of the bytes
+    (what a GPU job carries). Labels are resized nearest (ids never blend). Returns the bytes written.
+    """
+    root, dest = Path(root), Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    (dest / "classes.json").write_bytes((root / "classes.json").read_bytes())
+    w, h = base_size
+    total = 0
+    for split in ("train", "val"):
+        for img, lab in find_pairs(root, split):
+            out_img = dest / split / img.parent.name / img.name
+            out_lab = dest / split / lab.parent.name / lab.name
+            out_img.parent.mkdir(parents=True, exist_ok=True)
+            out_lab.parent.mkdir(parents=True, exist_ok=True)
+            Image.open(img).convert("RGB").resize((w, h), Image.BICUBIC).save(out_img, quality=quality)
+            Image.fromarray(resize_labels(np.asarray(Image.open(lab)), (w, h))).save(out_lab, optimize=True)
+            total += out_img.stat().st_size + out_lab.stat().st_size
+    return total

@@ -126,9 +126,24 @@ def load_segmenter(name: str, weights: str | Path | None = None, **kwargs):
 
 
 def train_segmenter(
-    dataset: str, palette: str, out: str | Path, steps: int = 2000, batch: int = 8, threads: int = 0, seed: int = 0
+    dataset: str,
+    palette: str,
+    out: str | Path,
+    steps: int = 2000,
+    batch: int = 8,
+    threads: int = 0,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+    channels: tuple[int, ...] = (16, 32, 64, 96),
+    size: tuple[int, int] | None = None,
+    minutes: float = 0,
 ) -> Path:
-    """Train a :class:`SegNet` on the train split (cross-entropy, don't-care ignored); returns the weights path."""
+    """Train a :class:`SegNet` on the train split (cross-entropy, don't-care ignored); returns the weights path.
+
+    The split is held on ``device`` as uint8 and augmented there (as in ``daub train``); bf16 autocast.
+    ``steps`` sets the one-cycle schedule; ``minutes`` (if set) scales it to the time, measured on the
+    first 20 steps, so a GPU run fits its budget.
+    """
     from tqdm import tqdm
 
     from synth.data import BASE_SIZES, augment, load_split
@@ -136,39 +151,57 @@ def train_segmenter(
     if threads:
         torch.set_num_threads(threads)
     torch.manual_seed(seed)
+    device = torch.device(device)
     pal = load_palette(palette)
-    size = SEG_SIZES[palette]
+    size = tuple(size) if size else SEG_SIZES[palette]
     photos, labels, _ = load_split(dataset, "train", BASE_SIZES[palette])
-    model = SegNet(pal.num_classes)
-    opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps)
+    photos, labels = photos.to(device), labels.to(device)
+    model = SegNet(pal.num_classes, tuple(channels)).to(device, memory_format=torch.channels_last)
     gen = torch.Generator().manual_seed(seed)
     ignore = pal.dontcare if pal.dontcare is not None else -100
-    t0 = time.time()
-    for _step in tqdm(range(steps), desc=f"segmenter {palette}", mininterval=10):
-        idx = torch.randint(0, len(photos), (batch,), generator=gen)
+    amp = dict(device_type=device.type, dtype=torch.bfloat16)
+
+    def one_step(opt, sched):
+        idx = torch.randint(0, len(photos), (batch,), generator=gen).to(device)
         x, y = augment(photos[idx], labels[idx], size, gen, max_scale=1.5)
         # photometric jitter so the judge does not key on one camera's colours
-        x = (
-            x * (1 + 0.2 * (torch.rand(batch, 1, 1, 1, generator=gen) - 0.5))
-            + 0.1 * (torch.rand(batch, 3, 1, 1, generator=gen) - 0.5)
-        ).clamp(-1, 1)
-        with torch.autocast("cpu", torch.bfloat16):
+        jitter = (1 + 0.2 * (torch.rand(batch, 1, 1, 1, generator=gen) - 0.5)).to(device)
+        shift = (0.1 * (torch.rand(batch, 3, 1, 1, generator=gen) - 0.5)).to(device)
+        x = (x * jitter + shift).clamp(-1, 1).contiguous(memory_format=torch.channels_last)
+        with torch.autocast(**amp):
             logits = model(x)
         loss = F.cross_entropy(logits.float(), y, ignore_index=ignore)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        sched.step()
+        if sched is not None:
+            sched.step()
+        return loss
+
+    t0 = time.time()
+    if minutes:  # time 20 warm-up steps (then start afresh) to size the schedule to the budget
+        probe = torch.optim.AdamW(model.parameters(), lr=1e-4)
+        one_step(probe, None)
+        t1 = time.time()
+        for _ in range(20):
+            loss = one_step(probe, None)
+        float(loss.detach())
+        per_step = (time.time() - t1) / 20
+        steps = max(20, int((minutes * 60 - (time.time() - t0)) / per_step * 0.95))
+        model = SegNet(pal.num_classes, tuple(channels)).to(device, memory_format=torch.channels_last)
+    opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps)
+    for _step in tqdm(range(steps), desc=f"segmenter {palette}", mininterval=10):
+        one_step(opt, sched)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"seg-{palette}.safetensors"
     save_segmenter(
-        model.eval(),
+        model.float().cpu().eval().to(memory_format=torch.contiguous_format),
         path,
         palette,
         size,
-        info={"steps": steps, "batch": batch, "minutes": round((time.time() - t0) / 60, 1)},
+        info={"steps": steps, "batch": batch, "minutes": round((time.time() - t0) / 60, 1), "device": str(device)},
     )
     return path
 

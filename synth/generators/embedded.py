@@ -41,6 +41,11 @@ class DaubConfig:
     hidden: tuple[int, ...] = (128, 128, 64, 32, 32)  # SPADE hidden width per block
     head: int = 24  # width of the full-resolution convolution
     default_size: tuple[int, int] = (256, 192)
+    #: v2 (OASIS-style 3D noise): the style code is a noise *map* of ``z_dim`` channels concatenated to the
+    #: one-hot map at every SPADE layer (so it can differ per region); False = v1, the code only opens the head.
+    noise_3d: bool = False
+    upsample: str = "nearest"  # "nearest" (v1) or "bilinear" (v2: no 2-pixel grid from repeated pixels)
+    head_layers: int = 1  # full-resolution convolutions before to_rgb (v1: 1)
     extra: dict = field(default_factory=dict)
 
     @property
@@ -86,37 +91,56 @@ class SPADEBlock(nn.Module):
 
 
 class DaubGenerator(nn.Module):
-    """One-hot map ``[B, label_nc, H, W]`` + style ``z [B, z_dim]`` -> image ``[B, 3, H, W]`` in [-1, 1].
+    """One-hot map ``[B, label_nc, H, W]`` + style ``z`` -> image ``[B, 3, H, W]`` in [-1, 1].
 
-    ``H`` and ``W`` must be multiples of ``config.multiple`` (32).
+    ``z`` is ``[B, z_dim]`` (one code per image) or, for 3D-noise models (``config.noise_3d``), also a
+    noise map ``[B, z_dim, H, W]`` (e.g. a different code per region). ``H`` and ``W`` must be multiples
+    of ``config.multiple`` (32).
     """
 
     def __init__(self, config: DaubConfig):
         super().__init__()
         self.config = config
         ch, hid, nc = config.channels, config.hidden, config.label_nc
+        cond = nc + (config.z_dim if config.noise_3d else 0)  # what SPADE sees
         self.head = nn.Conv2d(nc + config.z_dim, ch[0], 3, padding=1)
-        self.blocks = nn.ModuleList(SPADEBlock(ch[max(i - 1, 0)], ch[i], nc, hid[i]) for i in range(len(ch)))
+        self.blocks = nn.ModuleList(SPADEBlock(ch[max(i - 1, 0)], ch[i], cond, hid[i]) for i in range(len(ch)))
         self.full_0 = nn.Conv2d(ch[-1] + nc, config.head, 3, padding=1)
+        self.full_rest = nn.ModuleList(
+            nn.Conv2d(config.head, config.head, 3, padding=1) for _ in range(config.head_layers - 1)
+        )
         self.to_rgb = nn.Conv2d(config.head, 3, 3, padding=1)
+
+    def _up(self, x: torch.Tensor) -> torch.Tensor:
+        if self.config.upsample == "bilinear":
+            return F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+        return F.interpolate(x, scale_factor=2, mode="nearest")
 
     def forward(self, seg: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         n = len(self.blocks)
         h, w = seg.shape[-2] >> n, seg.shape[-1] >> n
         if (h << n, w << n) != tuple(seg.shape[-2:]):
             raise ValueError(f"height and width must be multiples of {1 << n}, got {tuple(seg.shape[-2:])}")
-        # One-hot pyramid by exact subsampling (labels never blend), computed once per resolution.
-        pyramid = [seg]
+        if z.ndim == 2:
+            z = z[:, :, None, None].expand(-1, -1, *seg.shape[-2:])
+        elif not self.config.noise_3d:
+            raise ValueError("this model takes one style code per image ([B, z_dim]), not a noise map")
+        z = z.to(seg.dtype)
+        cond = torch.cat([seg, z], 1) if self.config.noise_3d else seg
+        # Conditioning pyramid by exact subsampling (labels never blend), computed once per resolution.
+        pyramid = [cond]
         for _ in range(n):
             pyramid.append(pyramid[-1][..., ::2, ::2])
-        small = F.interpolate(seg, size=(h, w), mode="area")  # class fractions at the latent grid
-        x = self.head(torch.cat([small, z[:, :, None, None].expand(-1, -1, h, w).to(small.dtype)], 1))
+        small = F.interpolate(torch.cat([seg, z], 1), size=(h, w), mode="area")  # class fractions + code
+        x = self.head(small)
         for i, block in enumerate(self.blocks):
             if i:
-                x = F.interpolate(x, scale_factor=2, mode="nearest")
+                x = self._up(x)
             x = block(x, pyramid[n - i])
-        x = F.interpolate(x, scale_factor=2, mode="nearest")
+        x = self._up(x)
         x = F.leaky_relu(self.full_0(torch.cat([x, seg.to(x.dtype)], 1)), 0.2)
+        for conv in self.full_rest:
+            x = F.leaky_relu(conv(x), 0.2)
         return torch.tanh(self.to_rgb(x))
 
 

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# One unattended GPU training job: both embedded generators and both segmenters side by side on one GPU.
+#
+#   scripts/gpu_train.sh MINUTES DATA OUT [RESUME]
+#
+# MINUTES  training minutes for this job (each of the four runs stops by then)
+# DATA     a copy of the datasets: DATA/stanford_background and DATA/facades (see `synth.data.pack`)
+# OUT      where the results go: OUT/<model>/<palette>.safetensors (EMA generator, fp16) and
+#          OUT/<model>/resume-D.safetensors (fp16), OUT/seg/seg-<palette>.safetensors, OUT/logs.tar.gz.
+#          Every file is < 16 MiB; <palette>.safetensors + resume-D.safetensors are what --resume needs.
+# RESUME   optional: an OUT of an earlier job; its generators continue (total minutes add up), and its
+#          segmenters are kept (SEGMENTERS=0) or retrained from scratch (SEGMENTERS=1, the default).
+#
+# Needs only python3 with torch, numpy, pillow, safetensors, tqdm (no gradio): run from the repo root.
+set -uo pipefail
+MIN=${1:?minutes}; DATA=${2:?data folder}; DEST=${3:?output folder}; RESUME=${4:-}
+SEGMENTERS=${SEGMENTERS:-1}
+DEVICE=${DEVICE:-cuda}  # DEVICE=cpu for a dry run
+export PYTHONPATH=$PWD PYTHONUNBUFFERED=1
+WORK=${WORK:-runs/gpu}
+mkdir -p "$WORK" "$DEST"
+if [ "$DEVICE" = cuda ]; then
+    nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
+    python3 -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name())" || exit 1
+fi
+
+train_generator() {  # model palette dataset
+    local name=$1 pal=$2 ds=$3 total=$MIN resume=()
+    mkdir -p "$WORK/$name"
+    if [ -n "$RESUME" ] && [ -f "$RESUME/$name/$pal.safetensors" ]; then
+        cp "$RESUME/$name/"*.safetensors "$WORK/$name/"
+        total=$(python3 -c "import json,sys; from safetensors import safe_open
+m = safe_open(sys.argv[1], 'pt').metadata(); print(round(json.loads(m['elapsed']) / 60 + $MIN, 2))" \
+            "$WORK/$name/resume-D.safetensors")
+        resume=(--resume)
+    fi
+    python3 -m synth train --device "$DEVICE" --dataset "$DATA/$ds" --palette "$pal" --out "$WORK/$name" \
+        --minutes "$total" --steps 1000000 --lowres-steps 1000000 --lowres-fraction 0.3 \
+        --batch 64 --batch-full 32 --ckpt-every 1000 --sample-every 1000 "${resume[@]}" \
+        >"$WORK/$name/stdout.log" 2>&1
+    echo "$name: exit $? $(tail -c 300 "$WORK/$name/stdout.log" | tr '\r' '\n' | tail -n 1)"
+}
+
+train_segmenter() {  # palette dataset size
+    local pal=$1 ds=$2 size=$3
+    mkdir -p "$WORK/seg"
+    python3 -m synth train --segmenter --device "$DEVICE" --dataset "$DATA/$ds" --palette "$pal" --out "$WORK/seg" \
+        --minutes "$MIN" --batch 32 --seg-channels 32,64,128,256 --seg-size "$size" \
+        >"$WORK/seg/stdout-$pal.log" 2>&1
+    echo "seg-$pal: exit $? $(tail -n 1 "$WORK/seg/stdout-$pal.log")"
+}
+
+train_generator landscape landscape stanford_background &
+train_generator facades facades facades &
+if [ "$SEGMENTERS" = 1 ]; then
+    train_segmenter landscape stanford_background 320x240 &
+    train_segmenter facades facades 256x256 &
+fi
+wait
+
+for name in landscape facades; do
+    mkdir -p "$DEST/$name"
+    cp "$WORK/$name/$name.safetensors" "$WORK/$name/resume-D.safetensors" "$DEST/$name/" 2>/dev/null
+done
+if [ "$SEGMENTERS" = 1 ]; then
+    mkdir -p "$DEST/seg" && cp "$WORK"/seg/seg-*.safetensors "$DEST/seg/" 2>/dev/null
+fi
+# logs and the last two sample sheets of each generator
+sheets=$(for name in landscape facades; do ls "$WORK/$name"/samples/step_*.png 2>/dev/null | tail -n 2; done)
+tar czf "$DEST/logs.tar.gz" "$WORK"/*/log.jsonl "$WORK"/*/stdout*.log $sheets 2>/dev/null
+ls -la "$DEST"/*

@@ -1,0 +1,75 @@
+"""OASIS-style segmentation discriminator (Sushko et al., ICLR 2021; boschresearch/OASIS), sized small.
+
+The discriminator sees the *image only* and segments it into ``N + 1`` classes per pixel: the ``N``
+semantic classes for real photos, class 0 ("fake") for generated ones. A U-Net: residual blocks with
+spectral norm down to 1/32, then up again with skip connections, logits at full resolution. Its
+per-pixel, per-class verdict is what lets the generator learn without a perceptual (VGG) loss.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+
+def _sn_conv(cin: int, cout: int, k: int = 3) -> nn.Module:
+    return spectral_norm(nn.Conv2d(cin, cout, k, padding=k // 2))
+
+
+class DownBlock(nn.Module):
+    """Residual block, LeakyReLU + two 3x3 convs, average-pooled to half size (OASIS ``residual_block_D``)."""
+
+    def __init__(self, cin: int, cout: int, first: bool = False, down: bool = True):
+        super().__init__()
+        self.first, self.down = first, down
+        self.conv1, self.conv2 = _sn_conv(cin, cout), _sn_conv(cout, cout)
+        self.skip = _sn_conv(cin, cout, 1) if cin != cout else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.conv1(x if self.first else F.leaky_relu(x, 0.2))
+        h = self.conv2(F.leaky_relu(h, 0.2))
+        s = x if self.skip is None else self.skip(x)
+        if self.down:
+            h, s = F.avg_pool2d(h, 2), F.avg_pool2d(s, 2)
+        return h + s
+
+
+class UpBlock(nn.Module):
+    """Upsample x2, concatenate the encoder's skip, residual block at that size."""
+
+    def __init__(self, cin: int, cskip: int, cout: int):
+        super().__init__()
+        self.block = DownBlock(cin + cskip, cout, down=False)
+
+    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+        return self.block(torch.cat([x, skip], 1))
+
+
+class SegDiscriminator(nn.Module):
+    """Image ``[B, 3, H, W]`` -> per-pixel logits ``[B, N + 1, H, W]`` (channel 0 = fake).
+
+    ``H`` and ``W`` must be multiples of ``2 ** len(channels)``.
+    """
+
+    def __init__(self, num_classes: int, channels: tuple[int, ...] = (64, 128, 128, 256, 256)):
+        super().__init__()
+        self.down = nn.ModuleList(
+            DownBlock(c_in, c, first=(i == 0)) for i, (c_in, c) in enumerate(zip((3,) + channels[:-1], channels))
+        )
+        rev = channels[::-1]
+        # decoder: from 1/32 back to 1/2, each step concatenating the encoder output of that size
+        self.up = nn.ModuleList(UpBlock(rev[i], rev[i + 1], rev[i + 1]) for i in range(len(rev) - 1))
+        self.out = nn.Conv2d(channels[0] + 3, num_classes + 1, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skips, h = [], x
+        for block in self.down:
+            h = block(h)
+            skips.append(h)
+        for block, skip in zip(self.up, reversed(skips[:-1])):
+            h = block(h, skip)
+        h = F.interpolate(F.leaky_relu(h, 0.2), size=x.shape[-2:], mode="bilinear", align_corners=False)
+        return self.out(torch.cat([h, x], 1))

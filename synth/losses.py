@@ -1,0 +1,46 @@
+"""OASIS losses: class-balanced (N+1)-class cross-entropy and LabelMix consistency.
+
+``onehot`` is the generator's input map ``[B, C', H, W]`` (``C'`` = classes + a don't-care channel when
+``dontcare``); the discriminator's logits are ``[B, N + 1, H, W]`` with channel 0 = fake and channel
+``k + 1`` = class ``k``. Don't-care pixels carry no weight in the class-balanced terms.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def class_weights(onehot: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """Per-pixel weights ``[B, H, W]``: inverse class frequency in the batch (OASIS balancing), 0 on don't-care."""
+    occ = onehot[:, :num_classes].float().sum((0, 2, 3))
+    present = (occ > 0).sum().clamp(min=1)
+    pixels = onehot.shape[0] * onehot.shape[2] * onehot.shape[3]
+    coef = torch.where(occ > 0, pixels / (occ.clamp(min=1) * present), 0.0)  # 1 when classes are balanced
+    coef = torch.cat([coef, coef.new_zeros(onehot.shape[1] - num_classes)])  # don't-care: weight 0
+    return coef[onehot.argmax(1)]
+
+
+def d_real_loss(logits: torch.Tensor, onehot: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """Real photo: every pixel should be its own class (class-balanced). Also the generator's loss on fakes."""
+    target = onehot[:, :num_classes].argmax(1) + 1
+    ce = F.cross_entropy(logits.float(), target, reduction="none")
+    return (ce * class_weights(onehot, num_classes)).mean()
+
+
+def d_fake_loss(logits: torch.Tensor) -> torch.Tensor:
+    """Generated image: every pixel should be "fake" (channel 0)."""
+    target = torch.zeros(logits.shape[0], *logits.shape[2:], dtype=torch.long, device=logits.device)
+    return F.cross_entropy(logits.float(), target)
+
+
+def labelmix_mask(onehot: torch.Tensor, gen: torch.Generator | None = None) -> torch.Tensor:
+    """``[B, 1, H, W]`` mask that is 1 on a random half of each image's classes (whole regions)."""
+    bits = torch.randint(0, 2, onehot.shape[:2], generator=gen).to(onehot.device, onehot.dtype)
+    return (onehot * bits[:, :, None, None]).sum(1, keepdim=True)
+
+
+def labelmix_loss(d_mixed: torch.Tensor, d_real: torch.Tensor, d_fake: torch.Tensor, mask: torch.Tensor):
+    """D's logits on the mixed image should equal the same mix of its logits on real and fake (MSE)."""
+    target = mask * d_real.float() + (1 - mask) * d_fake.float()
+    return F.mse_loss(d_mixed.float(), target)
