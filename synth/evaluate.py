@@ -1,12 +1,15 @@
-"""``daub eval``: how recognisable are the generated images? Measured with a segmenter, not guessed.
+"""``daub eval``: how close to photographs are the generated images? Measured, not guessed.
 
-For every *val* label map of the model's dataset: render it (``--seeds`` seeds), segment the result with
-the shipped segmenter (trained on the *train* photos only), and score against the label map. The same
-segmenter on the real val photos gives the reference; the ratio generated/real is the figure of merit
-(SPADE-class models reach ~0.8 on Cityscapes). Prints JSON; writes a contact sheet
-(label | real photo | 3 seeds) PNG.
+For every *val* label map of the model's dataset: render it (``--seeds`` seeds) and compare with the real
+val photos. A judge segmenter (trained on the *train* photos only; ``--judge`` picks one) segments both:
+the mIoU ratio generated/real says whether each region reads as its class, and KID in the judge's
+deepest features how far the two sets lie apart. Image statistics need no judge: the gap between the
+radially averaged power spectra (dB), the share of spectral energy on the horizontal/vertical axes
+(streaks and grids), and seed diversity. ``--compare NAME=PATH`` scores other weights in the same run
+against the same real side. Prints JSON; writes contact sheets (label | real photo | 3 seeds).
 
     daub eval --model landscape --dataset ../shared/datasets/stanford_background --sheet docs/landscape_sheet.png
+    daub eval --model landscape --compare v2=runs/landscape/landscape.safetensors --judge runs/seg-landscape.safetensors
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from PIL import Image, ImageDraw
 
 import synth
 from synth.data import BASE_SIZES, load_split, to_model_size
+from synth.metrics import axis_energy_share, kid, seed_diversity, spectrum_gap_db
 from synth.segment import confusion, scores
 
 DATASETS = {"landscape": "stanford_background", "facades": "facades"}
@@ -34,9 +38,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--dataset", default=None, help="dataset folder (default ../shared/datasets/<name> next to the repo)"
     )
     p.add_argument("--weights", default=None, help="generator weights (default: the shipped ones)")
+    p.add_argument(
+        "--compare",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="also evaluate these weights in the same run (repeatable), e.g. --compare v2=runs/x/landscape.safetensors",
+    )
+    p.add_argument("--judge", default=None, help="segmenter weights that judge (default: the shipped segmenter)")
     p.add_argument("--seeds", type=int, default=3, help="seeds per label map (default 3)")
     p.add_argument("--limit", type=int, default=None, help="only the first N val maps")
-    p.add_argument("--sheet", default=None, help="write a contact sheet PNG here")
+    p.add_argument("--sheet", default=None, help="write a contact sheet PNG here (NAME inserted when comparing)")
     p.add_argument("--sheet-rows", type=int, default=8)
     p.add_argument("--fp32", action="store_true", help="render in fp32 instead of bf16 autocast")
     return p
@@ -46,6 +58,31 @@ def default_dataset(model: str) -> Path:
     return Path(__file__).resolve().parents[2] / "shared" / "datasets" / DATASETS[model]
 
 
+def reference(model: str, dataset: str | Path | None = None, judge=None, limit: int | None = None, size=None) -> dict:
+    """The real side of the comparison: val photos and maps at the model's size, judged once."""
+    dataset = Path(dataset) if dataset else default_dataset(model)
+    if not dataset.is_dir():
+        raise FileNotFoundError(f"dataset not found: {dataset} (pass --dataset)")
+    seg = synth.segmenter(model, **({"weights": judge} if judge else {}))
+    pal = synth.palette(model)
+    photos, labels, names = load_split(dataset, "val", BASE_SIZES[model], limit=limit)
+    real, lab = to_model_size(photos, labels, size)
+    conf = np.zeros((pal.num_classes,) * 2, np.int64)
+    for i in range(len(names)):
+        conf += confusion(seg.predict(real[i : i + 1])[0].numpy(), lab[i].numpy(), pal.num_classes, pal.dontcare)
+    images = ((real.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
+    return {
+        "judge": seg,
+        "palette": pal,
+        "real": real,
+        "labels": lab,
+        "names": names,
+        "images": images,
+        "scores": scores(conf),
+        "features": seg.embed(real).numpy(),
+    }
+
+
 def evaluate(
     model: str,
     dataset: str | Path | None = None,
@@ -53,43 +90,54 @@ def evaluate(
     seeds: int = 3,
     limit: int | None = None,
     fast: bool = True,
+    judge=None,
+    ref: dict | None = None,
 ) -> tuple[dict, list]:
-    """Score ``model`` on its val split. Returns (figures, rows for a contact sheet)."""
-    dataset = Path(dataset) if dataset else default_dataset(model)
-    if not dataset.is_dir():
-        raise FileNotFoundError(f"dataset not found: {dataset} (pass --dataset)")
+    """Score ``model`` (``weights``) on its val split. Returns (figures, rows for a contact sheet).
+
+    Figures: judge mIoU and pixel accuracy of generated vs real photos (and their ratio), KID between
+    generated and real photos in the judge's deepest features, the radially averaged power-spectrum gap
+    (dB), the share of spectral energy on the horizontal/vertical axes (streaks; real photos beside it),
+    seed diversity (mean pairwise L1 between seeds of one map) and the median render time.
+    Pass ``ref`` (from :func:`reference`) to score several weights against one real side.
+    """
     gen = synth.load(model, **({"weights": weights} if weights else {}), fast=fast)
-    seg = synth.segmenter(model)
-    pal = gen.palette
     size = gen.size_rule.default
-    photos, labels, names = load_split(dataset, "val", BASE_SIZES[model], limit=limit)
-    real, lab = to_model_size(photos, labels, size)
-    ignore = pal.dontcare
-    conf_real = np.zeros((pal.num_classes,) * 2, np.int64)
-    conf_gen = np.zeros_like(conf_real)
-    rows, times = [], []
-    for i in range(len(names)):
+    ref = ref or reference(model, dataset, judge, limit, size)
+    pal, seg, lab = ref["palette"], ref["judge"], ref["labels"]
+    conf_gen = np.zeros((pal.num_classes,) * 2, np.int64)
+    rows, times, fakes, feats = [], [], [], []
+    for i in range(len(ref["names"])):
         ids = lab[i].numpy().astype(pal.dtype)
         t = time.perf_counter()
         imgs = gen.generate(ids, seed=0, num_images=seeds)
         times.append((time.perf_counter() - t) / seeds)
-        fake = torch.stack([torch.from_numpy(np.array(im)).permute(2, 0, 1) for im in imgs]).float() / 127.5 - 1
-        pred_real = seg.predict(real[i : i + 1])[0].numpy()
-        pred_gen = seg.predict(fake).numpy()
-        conf_real += confusion(pred_real, ids, pal.num_classes, ignore)
-        for p in pred_gen:
-            conf_gen += confusion(p, ids, pal.num_classes, ignore)
-        rows.append((ids, real[i], imgs))
-    s_real, s_gen = scores(conf_real), scores(conf_gen)
+        arr = np.stack([np.array(im) for im in imgs])
+        fake = torch.from_numpy(arr).permute(0, 3, 1, 2).float() / 127.5 - 1
+        for p in seg.predict(fake).numpy():
+            conf_gen += confusion(p, ids, pal.num_classes, pal.dontcare)
+        feats.append(seg.embed(fake).numpy())
+        fakes.append(arr)
+        rows.append((ids, ref["real"][i], imgs))
+    s_real, s_gen = ref["scores"], scores(conf_gen)
+    all_fakes = np.concatenate(fakes)
     figures = {
         "model": model,
-        "val_maps": len(names),
+        "weights": str(weights) if weights else "shipped",
+        "val_maps": len(ref["names"]),
         "seeds": seeds,
         "size": list(size),
         "generated": {"miou": s_gen["miou"], "pixel_acc": s_gen["pixel_acc"]},
         "real": {"miou": s_real["miou"], "pixel_acc": s_real["pixel_acc"]},
         "miou_ratio": round(s_gen["miou"] / max(s_real["miou"], 1e-9), 4),
         "pixel_acc_ratio": round(s_gen["pixel_acc"] / max(s_real["pixel_acc"], 1e-9), 4),
+        "kid": round(kid(np.concatenate(feats), ref["features"]), 5),
+        "spectrum_gap_db": round(spectrum_gap_db(all_fakes, ref["images"]), 3),
+        "axis_energy": {
+            "generated": round(axis_energy_share(all_fakes), 4),
+            "real": round(axis_energy_share(ref["images"]), 4),
+        },
+        "seed_diversity": round(seed_diversity(fakes), 4),
         "iou_per_class": {
             n: {"generated": g, "real": r}
             for n, g, r in zip(pal.names, s_gen["iou_per_class"], s_real["iou_per_class"])
@@ -119,12 +167,38 @@ def contact_sheet(rows: list, palette, max_rows: int = 8) -> Image.Image:
     return sheet
 
 
+def _named_weights(args) -> list[tuple[str, str | None]]:
+    runs = [("shipped" if not args.weights else Path(args.weights).stem, args.weights)]
+    for item in args.compare:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise ValueError(f"--compare must look like NAME=PATH, got {item!r}")
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"--compare {name}: no weights at {path}")
+        runs.append((name, path))
+    return runs
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    figures, rows = evaluate(args.model, args.dataset, args.weights, args.seeds, args.limit, fast=not args.fp32)
-    if args.sheet:
-        Path(args.sheet).parent.mkdir(parents=True, exist_ok=True)
-        contact_sheet(rows, synth.palette(args.model), args.sheet_rows).save(args.sheet)
-        figures["sheet"] = str(args.sheet)
-    print(json.dumps(figures, indent=1))
+    runs = _named_weights(args)
+    results, ref = {}, None
+    for name, weights in runs:
+        if ref is None:
+            size = synth.load(args.model, **({"weights": weights} if weights else {})).size_rule.default
+            ref = reference(args.model, args.dataset, args.judge, args.limit, size)
+        figures, rows = evaluate(args.model, weights=weights, seeds=args.seeds, fast=not args.fp32, ref=ref)
+        if args.sheet:
+            sheet = Path(args.sheet)
+            if len(runs) > 1:
+                sheet = sheet.with_name(f"{sheet.stem}_{name}{sheet.suffix}")
+            sheet.parent.mkdir(parents=True, exist_ok=True)
+            contact_sheet(rows, synth.palette(args.model), args.sheet_rows).save(sheet)
+            figures["sheet"] = str(sheet)
+        results[name] = figures
+    judge = args.judge or "shipped"
+    if len(runs) == 1:
+        print(json.dumps({**results[runs[0][0]], "judge": judge}, indent=1))
+    else:
+        print(json.dumps({"model": args.model, "judge": judge, "versions": results}, indent=1))
     return 0

@@ -9,6 +9,7 @@ as the offline "start from a photo" feature and as the judge in ``daub eval``.
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 
@@ -48,6 +49,12 @@ class SegNet(nn.Module):
         self.up = nn.ModuleList(_block(ch[i] + ch[i - 1], ch[i - 1]) for i in range(len(ch) - 1, 0, -1))
         self.out = nn.Conv2d(ch[0], num_classes, 1)
 
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """The deepest encoder features ``[B, ch[-1], H/8, W/8]`` (what ``daub eval``'s KID compares)."""
+        for i, block in enumerate(self.down):
+            x = block(x if i == 0 else F.max_pool2d(x, 2))
+        return x
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         skips = []
         for i, block in enumerate(self.down):
@@ -74,6 +81,13 @@ class Segmenter:
         w, h = self.size
         x = F.interpolate(photos.float(), size=(h, w), mode="bilinear", antialias=True, align_corners=False)
         return self.model(x)
+
+    @torch.inference_mode()
+    def embed(self, photos: torch.Tensor) -> torch.Tensor:
+        """``[B, 3, H, W]`` in [-1, 1] -> ``[B, ch[-1]]``: deepest features, averaged over the image."""
+        w, h = self.size
+        x = F.interpolate(photos.float(), size=(h, w), mode="bilinear", antialias=True, align_corners=False)
+        return self.model.encode(x).mean((2, 3))
 
     def predict(self, photos: torch.Tensor, size: tuple[int, int] | None = None) -> torch.Tensor:
         """Batch prediction: ``[B, H, W]`` long ids at ``size = (w, h)`` (default: the input size)."""
@@ -141,8 +155,8 @@ def train_segmenter(
     """Train a :class:`SegNet` on the train split (cross-entropy, don't-care ignored); returns the weights path.
 
     The split is held on ``device`` as uint8 and augmented there (as in ``daub train``); bf16 autocast.
-    ``steps`` sets the one-cycle schedule; ``minutes`` (if set) scales it to the time, measured on the
-    first 20 steps, so a GPU run fits its budget.
+    The learning rate follows a one-cycle schedule over ``steps``, or over wall-clock time when
+    ``minutes`` is set (then ``steps`` is ignored and the run ends on time, however busy the device).
     """
     from tqdm import tqdm
 
@@ -161,7 +175,7 @@ def train_segmenter(
     ignore = pal.dontcare if pal.dontcare is not None else -100
     amp = dict(device_type=device.type, dtype=torch.bfloat16)
 
-    def one_step(opt, sched):
+    def one_step(opt):
         idx = torch.randint(0, len(photos), (batch,), generator=gen).to(device)
         x, y = augment(photos[idx], labels[idx], size, gen, max_scale=1.5)
         # photometric jitter so the judge does not key on one camera's colours
@@ -174,25 +188,21 @@ def train_segmenter(
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        if sched is not None:
-            sched.step()
-        return loss
 
-    t0 = time.time()
-    if minutes:  # time 20 warm-up steps (then start afresh) to size the schedule to the budget
-        probe = torch.optim.AdamW(model.parameters(), lr=1e-4)
-        one_step(probe, None)
-        t1 = time.time()
-        for _ in range(20):
-            loss = one_step(probe, None)
-        float(loss.detach())
-        per_step = (time.time() - t1) / 20
-        steps = max(20, int((minutes * 60 - (time.time() - t0)) / per_step * 0.95))
-        model = SegNet(pal.num_classes, tuple(channels)).to(device, memory_format=torch.channels_last)
-    opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps)
-    for _step in tqdm(range(steps), desc=f"segmenter {palette}", mininterval=10):
-        one_step(opt, sched)
+    opt = torch.optim.AdamW(model.parameters(), lr=2e-3 / 25, weight_decay=1e-4)
+    t0 = time.time()  # after the optimiser: its first creation imports for seconds
+    step, bar = 0, tqdm(total=steps if not minutes else None, desc=f"segmenter {palette}", mininterval=10)
+    while True:
+        # one-cycle schedule over steps, or over the time budget when ``minutes`` is set (never overruns)
+        progress = (time.time() - t0) / (minutes * 60) if minutes else step / steps
+        if progress >= 1:
+            break
+        for group in opt.param_groups:
+            group["lr"] = one_cycle_lr(progress, 2e-3)
+        one_step(opt)
+        step += 1
+        bar.update(1)
+    bar.close()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"seg-{palette}.safetensors"
@@ -201,9 +211,18 @@ def train_segmenter(
         path,
         palette,
         size,
-        info={"steps": steps, "batch": batch, "minutes": round((time.time() - t0) / 60, 1), "device": str(device)},
+        info={"steps": step, "batch": batch, "minutes": round((time.time() - t0) / 60, 1), "device": str(device)},
     )
     return path
+
+
+def one_cycle_lr(progress: float, max_lr: float, warmup: float = 0.3) -> float:
+    """``torch.optim.lr_scheduler.OneCycleLR``'s cosine shape as a function of progress in [0, 1]."""
+    lo, end = max_lr / 25, max_lr / 1e4
+    if progress < warmup:
+        return lo + (max_lr - lo) * (1 - math.cos(math.pi * progress / warmup)) / 2
+    t = (progress - warmup) / (1 - warmup)
+    return end + (max_lr - end) * (1 + math.cos(math.pi * min(t, 1.0))) / 2
 
 
 def confusion(pred: np.ndarray, true: np.ndarray, num_classes: int, ignore: int | None) -> np.ndarray:

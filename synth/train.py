@@ -2,7 +2,8 @@
 
 Recipe v2 (OASIS, Sushko et al. ICLR 2021, sized small): a SPADE generator fed 3D noise (a noise map
 concatenated to the one-hot map at every SPADE layer; one code per image, or one per class in
-``--region-noise`` of the batches, so seeds change textures and regions can be re-drawn) against a
+``--region-noise`` of the batches, so regions can be re-drawn) and per-pixel noise maps (StyleGAN-style,
+so seeds change textures and nothing extrudes region edges into streaks) against a
 U-Net *segmentation* discriminator (:mod:`synth.discriminator`: N + 1 classes per pixel, class-balanced
 cross-entropy, LabelMix) - adversarial supervision only, no reconstruction or perceptual loss. EMA of
 the generator weights. Half resolution first, then full. One code path for CPU and GPU:
@@ -32,7 +33,7 @@ from palettes import load as load_palette
 from synth.data import BASE_SIZES, augment, load_split, to_model_size
 from synth.discriminator import SegDiscriminator
 from synth.generators.base import to_pil
-from synth.generators.embedded import DaubConfig, DaubGenerator, load_weights, save_weights
+from synth.generators.embedded import DaubConfig, DaubGenerator, load_weights, save_weights, seed_inputs
 from synth.losses import d_fake_loss, d_real_loss, labelmix_loss, labelmix_mask
 from synth.tagged import read_tagged
 
@@ -73,6 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--z-dim", type=int, default=32, help="noise channels (new runs)")
     p.add_argument("--head", type=int, default=32, help="width of the full-resolution stage (new runs)")
     p.add_argument("--head-layers", type=int, default=2, help="full-resolution convolutions (new runs)")
+    p.add_argument(
+        "--no-pixel-noise",
+        action="store_true",
+        help="new runs: no per-pixel noise maps in the generator (the style code only)",
+    )
     p.add_argument("--d-channels", default="64,128,128,256,256", help="discriminator widths per level")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
     p.add_argument("--ckpt-every", type=int, default=250, help="checkpoint every N steps")
@@ -177,7 +183,7 @@ def train(args) -> int:
     if from_files:
         missing = [p.name for p in (ema_path, d_path) if not p.is_file()]
         if missing:
-            raise FileNotFoundError(f"--resume: {out} has no ckpt.pt and lacks {', '.join(missing)}")
+            raise FileNotFoundError(f"--resume: no checkpoint in {out} (no ckpt.pt; missing {', '.join(missing)})")
         cfg = load_weights(ema_path).config  # the architecture the run started with
     else:
         cfg = DaubConfig(
@@ -189,6 +195,7 @@ def train(args) -> int:
             upsample="bilinear",
             head=args.head,
             head_layers=args.head_layers,
+            pixel_noise=not args.no_pixel_noise,
         )
     G, G_ema = DaubGenerator(cfg), DaubGenerator(cfg).eval()
     D = SegDiscriminator(palette.num_classes, tuple(int(c) for c in args.d_channels.split(",")))
@@ -238,9 +245,12 @@ def train(args) -> int:
     def sample():
         vp, vl = to_model_size(vphotos, vlabels, size)
         seg = batch_onehot(vl, palette, label_nc).to(dev).contiguous(memory_format=torch.channels_last)
-        zs = [torch.randn(cfg.z_dim, generator=torch.Generator().manual_seed(k)) for k in range(3)]
-        with torch.inference_mode(), torch.autocast(**amp):
-            fakes = [to_pil(G_ema(seg, z.to(dev).expand(len(vl), -1)).float().cpu()) for z in zs]
+        fakes = []
+        for k in range(3):  # seeds 0, 1, 2 exactly as synth.load(...)(ids, seed=k) draws them
+            z, noise = seed_inputs(G_ema, k, size[1], size[0])
+            noise = [m.expand(len(vl), -1, -1, -1).to(dev) for m in noise]
+            with torch.inference_mode(), torch.autocast(**amp):
+                fakes.append(to_pil(G_ema(seg, z.to(dev).expand(len(vl), -1), noise).float().cpu()))
         from synth.evaluate import contact_sheet
 
         rows = [(vl[i].numpy().astype(palette.dtype), vp[i], [f[i] for f in fakes]) for i in range(len(vl))]

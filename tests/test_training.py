@@ -10,9 +10,11 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from safetensors import safe_open
 
 import synth
 from synth.data import augment, find_pairs, load_split
+from synth.generators.embedded import load_weights
 from synth.segment import Segmenter, SegNet, confusion, load_segmenter, scores, train_segmenter
 
 
@@ -92,6 +94,54 @@ def test_train_writes_checkpoint_weights_samples_and_resumes(tiny_dataset, tmp_p
     assert r.returncode == 0, r.stderr
     assert "resumed at step 2" in r.stdout
     assert torch.load(out / "ckpt.pt", weights_only=True)["step"] == 3
+
+
+def test_train_resumes_from_fp16_files_alone(tiny_dataset, tmp_path):
+    """What a GPU job brings back (EMA weights + resume-D, each fp16) is enough to continue training."""
+    out = tmp_path / "run"
+    common = ["--dataset", str(tiny_dataset), "--palette", "facades", "--out", str(out), "--size", "64x64"]
+    common += ["--lowres-steps", "0", "--batch-full", "2", "--threads", "1", "--d-channels", "8,16,16,16,16"]
+    common += ["--z-dim", "8", "--head", "8"]
+    assert _train(common + ["--steps", "2"]).returncode == 0
+    for name in ("ckpt.pt", "resume-G.safetensors"):
+        (out / name).unlink()
+    before = load_weights(out / "facades.safetensors").config
+    r = _train(common + ["--steps", "4", "--resume", "--z-dim", "16"])  # the run's own architecture wins
+    assert r.returncode == 0, r.stderr
+    assert "resumed at step 2 (fp16 resume files)" in r.stdout
+    after = load_weights(out / "facades.safetensors")
+    assert after.config == before and after.config.z_dim == 8 and after.config.pixel_noise
+    info = json.loads(safe_open(str(out / "facades.safetensors"), "pt").metadata()["info"])
+    assert info["steps"] == 4
+    (out / "resume-D.safetensors").unlink()
+    (out / "ckpt.pt").unlink()
+    r = _train(common + ["--steps", "5", "--resume"])
+    assert r.returncode == 2 and "resume-D.safetensors" in r.stderr
+
+
+def test_train_refuses_a_missing_gpu(tiny_dataset, tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    r = _train(["--dataset", str(tiny_dataset), "--palette", "facades", "--out", str(tmp_path), "--device", "cuda"])
+    assert r.returncode == 2 and "no CUDA GPU" in r.stderr
+
+
+def test_segmenter_training_ends_on_time(tiny_dataset, tmp_path):
+    import time
+
+    t = time.time()
+    path = train_segmenter(str(tiny_dataset), "facades", tmp_path, batch=2, threads=1, minutes=0.05, size=(32, 32))
+    assert time.time() - t < 30
+    meta = safe_open(str(path), "pt").metadata()
+    assert json.loads(meta["info"])["steps"] >= 1 and json.loads(meta["size"]) == [32, 32]
+
+
+def test_one_cycle_lr_warms_up_then_anneals():
+    from synth.segment import one_cycle_lr
+
+    lrs = [one_cycle_lr(p / 100, 1.0) for p in range(101)]
+    assert lrs[0] == pytest.approx(1 / 25) and lrs[30] == pytest.approx(1.0) and lrs[100] == pytest.approx(1e-4)
+    assert all(a <= b for a, b in zip(lrs[:30], lrs[1:31])) and all(a >= b for a, b in zip(lrs[30:], lrs[31:]))
 
 
 def test_train_resume_without_checkpoint_fails_with_one_line(tiny_dataset, tmp_path):

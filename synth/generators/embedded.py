@@ -46,6 +46,10 @@ class DaubConfig:
     noise_3d: bool = False
     upsample: str = "nearest"  # "nearest" (v1) or "bilinear" (v2: no 2-pixel grid from repeated pixels)
     head_layers: int = 1  # full-resolution convolutions before to_rgb (v1: 1)
+    #: v2: per-pixel noise (one map per resolution, learned strength per channel, as in StyleGAN) after
+    #: the first convolution of every block and each full-resolution convolution. Without it the only
+    #: spatial signal in a piecewise-constant map is its edges, which the network extrudes into streaks.
+    pixel_noise: bool = False
     extra: dict = field(default_factory=dict)
 
     @property
@@ -71,11 +75,12 @@ class SPADE(nn.Module):
 class SPADEBlock(nn.Module):
     """Residual block: (SPADE, leaky ReLU, conv) x 2, learned 1x1 shortcut when widths differ."""
 
-    def __init__(self, fin: int, fout: int, label_nc: int, hidden: int):
+    def __init__(self, fin: int, fout: int, label_nc: int, hidden: int, pixel_noise: bool = False):
         super().__init__()
         mid = min(fin, fout)
         self.norm_0 = SPADE(fin, label_nc, hidden)
         self.conv_0 = nn.Conv2d(fin, mid, 3, padding=1)
+        self.noise_strength = nn.Parameter(torch.zeros(1, mid, 1, 1)) if pixel_noise else None
         self.norm_1 = SPADE(mid, label_nc, hidden)
         self.conv_1 = nn.Conv2d(mid, fout, 3, padding=1)
         self.shortcut = None
@@ -83,9 +88,12 @@ class SPADEBlock(nn.Module):
             self.norm_s = SPADE(fin, label_nc, hidden)
             self.shortcut = nn.Conv2d(fin, fout, 1, bias=False)
 
-    def forward(self, x: torch.Tensor, seg: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, seg: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
+        """``noise`` ``[B, 1, H, W]`` at ``x``'s size (pixel-noise blocks only)."""
         s = x if self.shortcut is None else self.shortcut(self.norm_s(x, seg))
         dx = self.conv_0(F.leaky_relu(self.norm_0(x, seg), 0.2))
+        if self.noise_strength is not None:
+            dx = dx + self.noise_strength * noise.to(dx.dtype)
         dx = self.conv_1(F.leaky_relu(self.norm_1(dx, seg), 0.2))
         return s + dx
 
@@ -104,11 +112,15 @@ class DaubGenerator(nn.Module):
         ch, hid, nc = config.channels, config.hidden, config.label_nc
         cond = nc + (config.z_dim if config.noise_3d else 0)  # what SPADE sees
         self.head = nn.Conv2d(nc + config.z_dim, ch[0], 3, padding=1)
-        self.blocks = nn.ModuleList(SPADEBlock(ch[max(i - 1, 0)], ch[i], cond, hid[i]) for i in range(len(ch)))
+        self.blocks = nn.ModuleList(
+            SPADEBlock(ch[max(i - 1, 0)], ch[i], cond, hid[i], config.pixel_noise) for i in range(len(ch))
+        )
         self.full_0 = nn.Conv2d(ch[-1] + nc, config.head, 3, padding=1)
         self.full_rest = nn.ModuleList(
             nn.Conv2d(config.head, config.head, 3, padding=1) for _ in range(config.head_layers - 1)
         )
+        if config.pixel_noise:
+            self.full_noise = nn.Parameter(torch.zeros(config.head_layers, config.head, 1, 1))
         self.to_rgb = nn.Conv2d(config.head, 3, 3, padding=1)
 
     def _up(self, x: torch.Tensor) -> torch.Tensor:
@@ -116,7 +128,21 @@ class DaubGenerator(nn.Module):
             return F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
         return F.interpolate(x, scale_factor=2, mode="nearest")
 
-    def forward(self, seg: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    def noise_sizes(self, height: int, width: int) -> list[tuple[int, int]]:
+        """``(h, w)`` of the pixel-noise maps: one per block (1/32 ... 1/2), then full size."""
+        n = len(self.blocks)
+        return [(height >> (n - i), width >> (n - i)) for i in range(n)] + [(height, width)]
+
+    def make_noise(self, batch: int, height: int, width: int, generator: torch.Generator | None = None, device=None):
+        """Pixel-noise maps ``[batch, 1, h, w]`` for :meth:`forward` (empty list for models without)."""
+        if not self.config.pixel_noise:
+            return []
+        return [
+            torch.randn(batch, 1, h, w, generator=generator, device=device) for h, w in self.noise_sizes(height, width)
+        ]
+
+    def forward(self, seg: torch.Tensor, z: torch.Tensor, noise: list[torch.Tensor] | None = None) -> torch.Tensor:
+        """``noise``: maps from :meth:`make_noise` (pixel-noise models; drawn afresh when omitted)."""
         n = len(self.blocks)
         h, w = seg.shape[-2] >> n, seg.shape[-1] >> n
         if (h << n, w << n) != tuple(seg.shape[-2:]):
@@ -132,15 +158,22 @@ class DaubGenerator(nn.Module):
         for _ in range(n):
             pyramid.append(pyramid[-1][..., ::2, ::2])
         small = F.interpolate(torch.cat([seg, z], 1), size=(h, w), mode="area")  # class fractions + code
+        if self.config.pixel_noise and noise is None:
+            noise = self.make_noise(len(seg), *seg.shape[-2:], device=seg.device)
+        noise = [m.to(seg.device) for m in noise] if self.config.pixel_noise else [None] * (n + 1)
         x = self.head(small)
         for i, block in enumerate(self.blocks):
             if i:
                 x = self._up(x)
-            x = block(x, pyramid[n - i])
+            x = block(x, pyramid[n - i], noise[i])
         x = self._up(x)
-        x = F.leaky_relu(self.full_0(torch.cat([x, seg.to(x.dtype)], 1)), 0.2)
-        for conv in self.full_rest:
-            x = F.leaky_relu(conv(x), 0.2)
+        x = self.full_0(torch.cat([x, seg.to(x.dtype)], 1))
+        for k, conv in enumerate([None, *self.full_rest]):
+            if conv is not None:
+                x = conv(x)
+            if self.config.pixel_noise:
+                x = x + self.full_noise[k : k + 1] * noise[-1].to(x.dtype)
+            x = F.leaky_relu(x, 0.2)
         return torch.tanh(self.to_rgb(x))
 
 
@@ -205,8 +238,7 @@ class EmbeddedGenerator(BaseGenerator):
 
     def style_code(self, seed: int, truncation: float = 1.0) -> torch.Tensor:
         """The style vector ``z`` a seed stands for (same on every machine)."""
-        g = torch.Generator().manual_seed(int(seed))
-        return torch.randn(self.model.config.z_dim, generator=g) * float(truncation)
+        return seed_inputs(self.model, seed, 32, 32, truncation)[0]
 
     @torch.inference_mode()
     def _generate(self, ids: np.ndarray, seeds: list[int], truncation: float = 1.0, style=None):
@@ -218,16 +250,27 @@ class EmbeddedGenerator(BaseGenerator):
             z = torch.as_tensor(np.asarray(style), dtype=torch.float32).reshape(1, -1).expand(len(seeds), -1)
             if z.shape[1] != self.model.config.z_dim:
                 raise ValueError(f"style must have {self.model.config.z_dim} values, got {z.shape[1]}")
-        else:
-            z = torch.stack([self.style_code(s, truncation) for s in seeds])
+        h, w = ids.shape
+        inputs = [seed_inputs(self.model, s, h, w, truncation) for s in seeds]
+        if style is None:
+            z = torch.stack([zi for zi, _ in inputs])
+        noise = [torch.cat(maps) for maps in zip(*(ni for _, ni in inputs))]
         seg, z = seg.to(self._device), z.to(self._device)
         if self.fast:
             seg = seg.contiguous(memory_format=torch.channels_last)
             with torch.autocast("cpu", dtype=torch.bfloat16):
-                out = self.model(seg, z)
+                out = self.model(seg, z, noise)
         else:
-            out = self.model(seg.to(self._dtype), z.to(self._dtype))
+            out = self.model(seg.to(self._dtype), z.to(self._dtype), noise)
         return to_pil(out)
+
+
+def seed_inputs(model: DaubGenerator, seed: int, height: int, width: int, truncation: float = 1.0):
+    """What a seed stands for, the same on every machine: the style code ``z`` ``[z_dim]`` (scaled by
+    ``truncation``) and, for pixel-noise models, the noise maps ``[1, 1, h, w]`` for an image of that size."""
+    g = torch.Generator().manual_seed(int(seed))
+    z = torch.randn(model.config.z_dim, generator=g) * float(truncation)
+    return z, model.make_noise(1, height, width, generator=g)
 
 
 def weights_path(name: str) -> Path:

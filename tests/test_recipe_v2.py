@@ -1,0 +1,172 @@
+"""Recipe v2 pieces: 3D/pixel-noise generator, segmentation discriminator, OASIS losses, device augmentation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import synth
+from synth.data import augment
+from synth.discriminator import SegDiscriminator
+from synth.generators.embedded import DaubConfig, DaubGenerator, EmbeddedGenerator, load_weights, save_weights
+from synth.losses import class_weights, d_fake_loss, d_real_loss, labelmix_loss, labelmix_mask
+from synth.train import batch_onehot, noise_map
+
+
+def tiny_v2(**kw) -> DaubGenerator:
+    cfg = DaubConfig(
+        palette="landscape",
+        label_nc=9,
+        z_dim=4,
+        channels=(16, 8),
+        hidden=(8, 8),
+        head=8,
+        default_size=(64, 48),
+        noise_3d=True,
+        upsample="bilinear",
+        head_layers=2,
+        pixel_noise=True,
+        **kw,
+    )
+    torch.manual_seed(0)
+    model = DaubGenerator(cfg).eval()
+    with torch.no_grad():  # trained models have non-zero noise strengths; fresh ones start at 0
+        for b in model.blocks:
+            b.noise_strength.fill_(0.5)
+        model.full_noise.fill_(0.5)
+    return model
+
+
+def onehot(ids: torch.Tensor, channels: int) -> torch.Tensor:
+    return torch.nn.functional.one_hot(ids, channels).permute(0, 3, 1, 2).float()
+
+
+def test_v2_generator_takes_noise_maps_and_pixel_noise_changes_texture():
+    g = tiny_v2()
+    seg = onehot(torch.zeros(1, 48, 64, dtype=torch.long), 9)
+    z = torch.randn(1, 4)
+    n1, n2 = (
+        g.make_noise(1, 48, 64, torch.Generator().manual_seed(1)),
+        g.make_noise(1, 48, 64, torch.Generator().manual_seed(2)),
+    )
+    assert [tuple(m.shape[-2:]) for m in n1] == [(12, 16), (24, 32), (48, 64)]
+    a, b = g(seg, z, n1), g(seg, z, n2)
+    assert torch.equal(a, g(seg, z, n1))
+    assert (a - b).abs().mean() > 1e-3  # same code, other pixel noise: other texture
+    # a per-pixel code map equal to the broadcast code gives the same image
+    assert torch.allclose(g(seg, z[:, :, None, None].expand(-1, -1, 48, 64), n1), a, atol=1e-6)
+
+
+def test_v1_models_refuse_noise_maps():
+    v1 = DaubGenerator(DaubConfig(label_nc=9, channels=(16, 8), hidden=(8, 8), head=8))
+    with pytest.raises(ValueError, match="one style code per image"):
+        v1(torch.zeros(1, 9, 32, 32), torch.zeros(1, 64, 32, 32))
+    assert v1.make_noise(1, 32, 32) == []
+
+
+def test_v2_weights_round_trip_and_backend_is_seed_deterministic(tmp_path):
+    g = tiny_v2()
+    save_weights(g, tmp_path / "v2.safetensors", half=False)
+    back = load_weights(tmp_path / "v2.safetensors")
+    assert back.config == g.config
+    backend = EmbeddedGenerator("landscape", back)
+    ids = np.zeros((48, 64), np.uint8)
+    ids[24:] = 3
+    a, b, c = (np.array(backend(ids, seed=s)) for s in (5, 5, 6))
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+    # batch rendering gives each image its own seed's noise, the same as one by one
+    batch = backend.generate(ids, seed=5, num_images=2)
+    assert np.array_equal(np.array(batch[0]), a) and np.array_equal(np.array(batch[1]), c)
+
+
+def test_shipped_v1_weights_still_load_as_v1():
+    cfg = synth.load("landscape").model.config
+    assert not cfg.noise_3d and not cfg.pixel_noise and cfg.upsample == "nearest"
+
+
+def test_discriminator_segments_into_n_plus_one_classes():
+    d = SegDiscriminator(8, channels=(8, 16, 16))
+    out = d(torch.zeros(2, 3, 48, 64))
+    assert out.shape == (2, 9, 48, 64)
+
+
+def test_class_weights_balance_classes_and_ignore_dontcare():
+    ids = torch.zeros(1, 4, 4, dtype=torch.long)
+    ids[0, :, :1] = 1  # class 1: 4 pixels, class 0: 8, don't-care (channel 3): 4
+    ids[0, :, 3:] = 3
+    w = class_weights(onehot(ids, 4), num_classes=3)
+    assert torch.all(w[ids == 3] == 0)
+    # each present class gets the same total weight
+    assert w[ids == 0].sum() == pytest.approx(w[ids == 1].sum())
+    assert w[ids == 1][0] == pytest.approx(2 * w[ids == 0][0])
+
+
+def test_d_losses_follow_the_n_plus_one_targets():
+    ids = torch.randint(0, 3, (2, 8, 8))
+    seg = onehot(ids, 3)
+    right = torch.full((2, 4, 8, 8), -20.0)
+    right.scatter_(1, (ids + 1)[:, None], 20.0)  # every pixel confidently its class
+    assert d_real_loss(right, seg, 3) < 1e-6
+    assert d_fake_loss(right) > 10
+    fake = torch.full((2, 4, 8, 8), -20.0)
+    fake[:, 0] = 20.0
+    assert d_fake_loss(fake) < 1e-6 and d_real_loss(fake, seg, 3) > 10
+
+
+def test_labelmix_mask_covers_whole_regions_and_consistent_d_scores_zero():
+    ids = torch.zeros(4, 8, 8, dtype=torch.long)
+    ids[:, 4:] = 1
+    seg = onehot(ids, 2)
+    mask = labelmix_mask(seg, torch.Generator().manual_seed(0))
+    assert mask.shape == (4, 1, 8, 8) and set(mask.unique().tolist()) <= {0.0, 1.0}
+    for b in range(4):  # one value per region
+        assert mask[b, 0, :4].unique().numel() == 1 and mask[b, 0, 4:].unique().numel() == 1
+    d_real, d_fake = torch.randn(4, 3, 8, 8), torch.randn(4, 3, 8, 8)
+    mixed = mask * d_real + (1 - mask) * d_fake
+    assert labelmix_loss(mixed, d_real, d_fake, mask) == 0
+    assert labelmix_loss(d_fake, d_real, d_fake, mask) > 0 or mask.sum() == 0
+
+
+def test_noise_map_is_one_code_per_image_or_per_class():
+    ids = torch.zeros(2, 8, 8, dtype=torch.long)
+    ids[:, 4:] = 1
+    seg = onehot(ids, 2)
+    same = noise_map(seg, 3, 0.0, torch.Generator().manual_seed(0))
+    assert same.shape == (2, 3, 8, 8) and torch.equal(same[:, :, 0, 0], same[:, :, 7, 7])
+    per_class = noise_map(seg, 3, 1.0, torch.Generator().manual_seed(0))
+    assert not torch.equal(per_class[:, :, 0, 0], per_class[:, :, 7, 7])
+    assert torch.equal(per_class[:, :, 0, 0], per_class[:, :, 3, 3])
+
+
+def test_batch_onehot_maps_dontcare_to_the_last_channel():
+    pal = synth.palette("landscape")
+    lab = torch.tensor([[[0, 7, 15]]])
+    oh = batch_onehot(lab, pal, 9)
+    assert oh[0, :, 0, 2].argmax() == 8 and oh[0, :, 0, 1].argmax() == 7
+
+
+def test_augment_flips_crops_and_never_blends_ids():
+    photos = torch.arange(2 * 3 * 24 * 32, dtype=torch.float32).reshape(2, 3, 24, 32) % 251
+    photos = photos.to(torch.uint8)
+    labels = (torch.arange(32) // 8).repeat(2, 24, 1).to(torch.uint8)  # 4 vertical bands
+    x, y = augment(photos, labels, (32, 24), torch.Generator().manual_seed(3), max_scale=1.0)
+    assert x.shape == (2, 3, 24, 32) and y.shape == (2, 24, 32)
+    for b in range(2):  # no zoom: each label map is the original or its mirror image
+        assert torch.equal(y[b], labels[b].long()) or torch.equal(y[b], labels[b].long().flip(-1))
+    x2, y2 = augment(photos, labels, (16, 12), torch.Generator().manual_seed(3))
+    assert set(y2.unique().tolist()) <= {0, 1, 2, 3} and x2.min() >= -1 and x2.max() <= 1
+    # the same seed gives the same crops
+    x3, _ = augment(photos, labels, (16, 12), torch.Generator().manual_seed(3))
+    assert torch.equal(x2, x3)
+
+
+def test_default_v2_resume_files_fit_16_mib():
+    from synth.train import build_parser
+
+    args = build_parser().parse_args(["--dataset", "x", "--palette", "facades", "--out", "y"])
+    cfg = DaubConfig(label_nc=12, z_dim=args.z_dim, noise_3d=True, head=args.head, head_layers=2, pixel_noise=True)
+    d = SegDiscriminator(12, tuple(int(c) for c in args.d_channels.split(",")))
+    for model in (DaubGenerator(cfg), d):
+        fp16_bytes = 2 * sum(v.numel() for v in model.state_dict().values())
+        assert fp16_bytes < 16 * 2**20
