@@ -16,6 +16,8 @@ set -uo pipefail
 MIN=${1:?minutes}; DATA=${2:?data folder}; DEST=${3:?output folder}; RESUME=${4:-}
 SEGMENTERS=${SEGMENTERS:-1}
 DEVICE=${DEVICE:-cuda}  # DEVICE=cpu for a dry run
+GEN_ARGS=${GEN_ARGS:-}  # extra `daub train` arguments for the generators (e.g. "--batch 2 --batch-full 2")
+SEG_ARGS=${SEG_ARGS:-}  # extra arguments for the segmenters
 export PYTHONPATH=$PWD PYTHONUNBUFFERED=1
 WORK=${WORK:-runs/gpu}
 mkdir -p "$WORK" "$DEST"
@@ -28,7 +30,7 @@ train_generator() {  # model palette dataset
     local name=$1 pal=$2 ds=$3 total=$MIN resume=()
     mkdir -p "$WORK/$name"
     if [ -n "$RESUME" ] && [ -f "$RESUME/$name/$pal.safetensors" ]; then
-        cp "$RESUME/$name/"*.safetensors "$WORK/$name/"
+        [ "$RESUME" -ef "$WORK" ] || cp "$RESUME/$name/"*.safetensors "$WORK/$name/"
         total=$(python3 -c "import json,sys; from safetensors import safe_open
 m = safe_open(sys.argv[1], 'pt').metadata(); print(round(json.loads(m['elapsed']) / 60 + $MIN, 2))" \
             "$WORK/$name/resume-D.safetensors")
@@ -36,7 +38,7 @@ m = safe_open(sys.argv[1], 'pt').metadata(); print(round(json.loads(m['elapsed']
     fi
     python3 -m synth train --device "$DEVICE" --dataset "$DATA/$ds" --palette "$pal" --out "$WORK/$name" \
         --minutes "$total" --steps 1000000 --lowres-steps 1000000 --lowres-fraction 0.3 \
-        --batch 64 --batch-full 32 --ckpt-every 1000 --sample-every 1000 "${resume[@]}" \
+        --batch 64 --batch-full 32 --ckpt-every 1000 --sample-every 1000 --profile 10 "${resume[@]}" $GEN_ARGS \
         >"$WORK/$name/stdout.log" 2>&1
     echo "$name: exit $? $(tail -c 300 "$WORK/$name/stdout.log" | tr '\r' '\n' | tail -n 1)"
 }
@@ -45,7 +47,7 @@ train_segmenter() {  # palette dataset size
     local pal=$1 ds=$2 size=$3
     mkdir -p "$WORK/seg"
     python3 -m synth train --segmenter --device "$DEVICE" --dataset "$DATA/$ds" --palette "$pal" --out "$WORK/seg" \
-        --minutes "$MIN" --batch 32 --seg-channels 32,64,128,256 --seg-size "$size" \
+        --minutes "$MIN" --batch 32 --seg-channels 32,64,128,256 --seg-size "$size" $SEG_ARGS \
         >"$WORK/seg/stdout-$pal.log" 2>&1
     echo "seg-$pal: exit $? $(tail -n 1 "$WORK/seg/stdout-$pal.log")"
 }
@@ -65,7 +67,7 @@ done
 if [ "$SEGMENTERS" = 1 ]; then
     mkdir -p "$DEST/seg" && cp "$WORK"/seg/seg-*.safetensors "$DEST/seg/" 2>/dev/null
 fi
-# logs and the last two sample sheets of each generator
+# logs, profiles (10 steps each) and the last two sample sheets of each generator
 sheets=$(for name in landscape facades; do ls "$WORK/$name"/samples/step_*.png 2>/dev/null | tail -n 2; done)
-tar czf "$DEST/logs.tar.gz" "$WORK"/*/log.jsonl "$WORK"/*/stdout*.log $sheets 2>/dev/null
+tar czf "$DEST/logs.tar.gz" "$WORK"/*/log.jsonl "$WORK"/*/stdout*.log "$WORK"/*/profile.txt $sheets 2>/dev/null
 ls -la "$DEST"/*

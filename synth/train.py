@@ -79,7 +79,21 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="new runs: no per-pixel noise maps in the generator (the style code only)",
     )
-    p.add_argument("--d-channels", default="64,128,128,256,256", help="discriminator widths per level")
+    p.add_argument(
+        "--padding",
+        default="reflect",
+        choices=["reflect", "zeros"],
+        help="generator convolution padding (new runs; zeros lets it draw stripes from the borders)",
+    )
+    p.add_argument("--d-channels", default="32,64,128,256,256", help="discriminator widths per level")
+    p.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="N",
+        help="profile N steps (after 5 warm-up steps) with torch.profiler into OUT/profile.txt, then go on",
+    )
+    p.add_argument("--compile", action="store_true", help="torch.compile the generator and discriminator steps")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
     p.add_argument("--ckpt-every", type=int, default=250, help="checkpoint every N steps")
     p.add_argument("--sample-every", type=int, default=500, help="sample sheet every N steps")
@@ -163,6 +177,24 @@ def _load_fp16(module: torch.nn.Module, path: Path) -> dict:
     return {k: json.loads(v) for k, v in meta.items() if k != "format"}
 
 
+def _start_profiler(dev: torch.device):
+    from torch.profiler import ProfilerActivity, profile
+
+    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if dev.type == "cuda" else [])
+    prof = profile(activities=acts)
+    prof.start()
+    return prof
+
+
+def _write_profile(prof, path: Path, steps: int, dev: torch.device) -> None:
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+    prof.stop()
+    key = "self_cuda_time_total" if dev.type == "cuda" else "self_cpu_time_total"
+    table = prof.key_averages().table(sort_by=key, row_limit=40)
+    path.write_text(f"{steps} steps on {dev}\n{table}\n")
+
+
 def train(args) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -196,6 +228,7 @@ def train(args) -> int:
             head=args.head,
             head_layers=args.head_layers,
             pixel_noise=not args.no_pixel_noise,
+            padding=args.padding,
         )
     G, G_ema = DaubGenerator(cfg), DaubGenerator(cfg).eval()
     D = SegDiscriminator(palette.num_classes, tuple(int(c) for c in args.d_channels.split(",")))
@@ -258,8 +291,15 @@ def train(args) -> int:
 
     from tqdm import tqdm
 
+    g_step, d_step = (torch.compile(G), torch.compile(D)) if args.compile else (G, D)
+    profiler, first_step, last_log = None, step, (step, time.time())
     bar = tqdm(total=args.steps, initial=step, desc=f"train {palette.name}", dynamic_ncols=True, mininterval=10)
     while step < args.steps and not (args.minutes and minutes() > args.minutes):
+        if args.profile and step == first_step + 5:
+            profiler = _start_profiler(dev)
+        if profiler is not None and step == first_step + 5 + args.profile:
+            _write_profile(profiler, out / "profile.txt", args.profile, dev)
+            profiler = None
         full = step >= args.lowres_steps or (args.minutes and minutes() > args.lowres_fraction * args.minutes)
         cur = size if full else (size[0] // 2, size[1] // 2)
         idx = torch.randint(0, len(photos), (args.batch_full if full else args.batch,), generator=gen)
@@ -270,8 +310,8 @@ def train(args) -> int:
         # generator: every pixel of the fake should be segmented as its own class (class-balanced)
         D.requires_grad_(False)
         with torch.autocast(**amp):
-            fake = G(seg, z)
-            loss_g = d_real_loss(D(fake), seg, palette.num_classes)
+            fake = g_step(seg, z)
+            loss_g = d_real_loss(d_step(fake), seg, palette.num_classes)
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()
@@ -279,10 +319,10 @@ def train(args) -> int:
         # discriminator: real pixels -> their class, fake pixels -> "fake", LabelMix consistency
         with torch.autocast(**amp):
             fake = fake.detach()
-            d_fake, d_real = D(fake), D(real)
+            d_fake, d_real = d_step(fake), d_step(real)
             loss_fake, loss_real = d_fake_loss(d_fake), d_real_loss(d_real, seg, palette.num_classes)
             mask = labelmix_mask(seg, gen)
-            d_mixed = D(mask * real + (1 - mask) * fake)
+            d_mixed = d_step(mask * real + (1 - mask) * fake)
             loss_lm = labelmix_loss(d_mixed, d_real, d_fake, mask)
             loss_d = loss_fake + loss_real + args.labelmix * loss_lm
         opt_d.zero_grad(set_to_none=True)
@@ -302,7 +342,9 @@ def train(args) -> int:
                 "d_real": round(float(loss_real), 4),
                 "labelmix": round(float(loss_lm), 4),
                 "min": round(minutes(), 2),
+                "img_per_s": round(len(real) * (step - last_log[0]) / (time.time() - last_log[1]), 1),
             }
+            last_log = (step, time.time())
             log.write(json.dumps(rec) + "\n")
             log.flush()
             bar.set_postfix(g=rec["g"], d_real=rec["d_real"], d_fake=rec["d_fake"])

@@ -27,6 +27,7 @@ def tiny_v2(**kw) -> DaubGenerator:
         upsample="bilinear",
         head_layers=2,
         pixel_noise=True,
+        padding="reflect",
         **kw,
     )
     torch.manual_seed(0)
@@ -56,6 +57,22 @@ def test_v2_generator_takes_noise_maps_and_pixel_noise_changes_texture():
     assert (a - b).abs().mean() > 1e-3  # same code, other pixel noise: other texture
     # a per-pixel code map equal to the broadcast code gives the same image
     assert torch.allclose(g(seg, z[:, :, None, None].expand(-1, -1, 48, 64), n1), a, atol=1e-6)
+
+
+def test_reflect_padding_hides_the_border_and_handles_one_pixel_maps():
+    from synth.generators.embedded import _conv3
+
+    conv = _conv3(1, 1, "reflect")
+    with torch.no_grad():
+        conv.weight.fill_(1.0)
+        conv.bias.zero_()
+    flat = conv(torch.ones(1, 1, 5, 7))
+    assert torch.allclose(flat, torch.full_like(flat, 9.0))  # zero padding would darken the border
+    assert conv(torch.ones(1, 1, 1, 1)).shape == (1, 1, 1, 1)
+    g = tiny_v2()
+    assert g(onehot(torch.zeros(1, 32, 32, dtype=torch.long), 9), torch.zeros(1, 4)).shape == (1, 3, 32, 32)
+    with pytest.raises(ValueError, match="padding must be"):
+        _conv3(1, 1, "circular")
 
 
 def test_v1_models_refuse_noise_maps():
@@ -170,3 +187,27 @@ def test_default_v2_resume_files_fit_16_mib():
     for model in (DaubGenerator(cfg), d):
         fp16_bytes = 2 * sum(v.numel() for v in model.state_dict().values())
         assert fp16_bytes < 16 * 2**20
+
+
+def test_region_seeds_redraw_one_region_and_keep_the_rest():
+    backend = EmbeddedGenerator("landscape", tiny_v2())
+    ids = np.zeros((48, 64), np.uint8)
+    ids[:, 32:] = 3
+    base = np.array(backend(ids, seed=1), np.float64)
+    again = np.array(backend(ids, seed=1, region_seeds={3: 1}), np.float64)  # its own seed: no change
+    assert np.array_equal(base, again)
+    redrawn = np.array(backend(ids, seed=1, region_seeds={3: 9}), np.float64)
+    diff = np.abs(redrawn - base).mean(-1)
+    inside, outside = diff[:, 40:].mean(), diff[:, :24].mean()  # away from the boundary
+    assert inside > 3 * outside and inside > 0.5
+
+
+def test_region_seeds_errors_are_clear():
+    backend = EmbeddedGenerator("landscape", tiny_v2())
+    ids = np.zeros((48, 64), np.uint8)
+    with pytest.raises(ValueError, match="not a class id"):
+        backend(ids, region_seeds={99: 1})
+    with pytest.raises(ValueError, match="must be a dict"):
+        backend(ids, region_seeds=[1, 2])
+    with pytest.raises(ValueError, match="3D-noise"):
+        synth.load("landscape")(np.zeros((192, 256), np.uint8), region_seeds={0: 1})

@@ -50,6 +50,9 @@ class DaubConfig:
     #: the first convolution of every block and each full-resolution convolution. Without it the only
     #: spatial signal in a piecewise-constant map is its edges, which the network extrudes into streaks.
     pixel_noise: bool = False
+    #: convolution padding: "zeros" (v1) or "reflect" (v2). Zero padding tells every layer where the
+    #: image border is; v1 extrudes that signal into stripes parallel to the borders (see README).
+    padding: str = "zeros"
     extra: dict = field(default_factory=dict)
 
     @property
@@ -57,14 +60,34 @@ class DaubConfig:
         return 2 ** len(self.channels)
 
 
+class ReflectConv3(nn.Conv2d):
+    """3x3 convolution with reflection padding (replicate on maps one pixel high or wide)."""
+
+    def __init__(self, cin: int, cout: int):
+        super().__init__(cin, cout, 3, padding=0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mode = "reflect" if min(x.shape[-2:]) > 1 else "replicate"
+        return super().forward(F.pad(x, (1, 1, 1, 1), mode=mode))
+
+
+def _conv3(cin: int, cout: int, pad: str = "zeros") -> nn.Conv2d:
+    """3x3 convolution keeping the size; ``pad`` is the padding: "zeros" or "reflect"."""
+    if pad == "reflect":
+        return ReflectConv3(cin, cout)
+    if pad != "zeros":
+        raise ValueError(f"padding must be 'zeros' or 'reflect', got {pad!r}")
+    return nn.Conv2d(cin, cout, 3, padding=1)
+
+
 class SPADE(nn.Module):
     """Spatially-adaptive normalisation: param-free instance norm, then gamma/beta from the label map."""
 
-    def __init__(self, ch: int, label_nc: int, hidden: int):
+    def __init__(self, ch: int, label_nc: int, hidden: int, pad: str = "zeros"):
         super().__init__()
         self.norm = nn.InstanceNorm2d(ch, affine=False)
-        self.shared = nn.Sequential(nn.Conv2d(label_nc, hidden, 3, padding=1), nn.ReLU())
-        self.gamma_beta = nn.Conv2d(hidden, 2 * ch, 3, padding=1)
+        self.shared = nn.Sequential(_conv3(label_nc, hidden, pad), nn.ReLU())
+        self.gamma_beta = _conv3(hidden, 2 * ch, pad)
 
     def forward(self, x: torch.Tensor, seg: torch.Tensor) -> torch.Tensor:
         """``seg`` is the one-hot map already at ``x``'s resolution."""
@@ -75,17 +98,17 @@ class SPADE(nn.Module):
 class SPADEBlock(nn.Module):
     """Residual block: (SPADE, leaky ReLU, conv) x 2, learned 1x1 shortcut when widths differ."""
 
-    def __init__(self, fin: int, fout: int, label_nc: int, hidden: int, pixel_noise: bool = False):
+    def __init__(self, fin: int, fout: int, label_nc: int, hidden: int, pixel_noise: bool = False, pad: str = "zeros"):
         super().__init__()
         mid = min(fin, fout)
-        self.norm_0 = SPADE(fin, label_nc, hidden)
-        self.conv_0 = nn.Conv2d(fin, mid, 3, padding=1)
+        self.norm_0 = SPADE(fin, label_nc, hidden, pad)
+        self.conv_0 = _conv3(fin, mid, pad)
         self.noise_strength = nn.Parameter(torch.zeros(1, mid, 1, 1)) if pixel_noise else None
-        self.norm_1 = SPADE(mid, label_nc, hidden)
-        self.conv_1 = nn.Conv2d(mid, fout, 3, padding=1)
+        self.norm_1 = SPADE(mid, label_nc, hidden, pad)
+        self.conv_1 = _conv3(mid, fout, pad)
         self.shortcut = None
         if fin != fout:
-            self.norm_s = SPADE(fin, label_nc, hidden)
+            self.norm_s = SPADE(fin, label_nc, hidden, pad)
             self.shortcut = nn.Conv2d(fin, fout, 1, bias=False)
 
     def forward(self, x: torch.Tensor, seg: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
@@ -109,19 +132,17 @@ class DaubGenerator(nn.Module):
     def __init__(self, config: DaubConfig):
         super().__init__()
         self.config = config
-        ch, hid, nc = config.channels, config.hidden, config.label_nc
+        ch, hid, nc, pad = config.channels, config.hidden, config.label_nc, config.padding
         cond = nc + (config.z_dim if config.noise_3d else 0)  # what SPADE sees
-        self.head = nn.Conv2d(nc + config.z_dim, ch[0], 3, padding=1)
+        self.head = _conv3(nc + config.z_dim, ch[0], pad)
         self.blocks = nn.ModuleList(
-            SPADEBlock(ch[max(i - 1, 0)], ch[i], cond, hid[i], config.pixel_noise) for i in range(len(ch))
+            SPADEBlock(ch[max(i - 1, 0)], ch[i], cond, hid[i], config.pixel_noise, pad) for i in range(len(ch))
         )
-        self.full_0 = nn.Conv2d(ch[-1] + nc, config.head, 3, padding=1)
-        self.full_rest = nn.ModuleList(
-            nn.Conv2d(config.head, config.head, 3, padding=1) for _ in range(config.head_layers - 1)
-        )
+        self.full_0 = _conv3(ch[-1] + nc, config.head, pad)
+        self.full_rest = nn.ModuleList(_conv3(config.head, config.head, pad) for _ in range(config.head_layers - 1))
         if config.pixel_noise:
             self.full_noise = nn.Parameter(torch.zeros(config.head_layers, config.head, 1, 1))
-        self.to_rgb = nn.Conv2d(config.head, 3, 3, padding=1)
+        self.to_rgb = _conv3(config.head, 3, pad)
 
     def _up(self, x: torch.Tensor) -> torch.Tensor:
         if self.config.upsample == "bilinear":
@@ -214,9 +235,11 @@ class EmbeddedGenerator(BaseGenerator):
     Options:
         truncation: scale of the style code (0 = the mean image, 1 = full variety; default 1).
         style: a ``[z_dim]`` style vector to use instead of the seed's (e.g. from a photo encoder).
+        region_seeds: ``{class id: seed}`` - re-draw those classes' regions with their own seed (style
+            code and pixel noise) and keep the rest of the image; 3D-noise (v2) models only.
     """
 
-    options = ("truncation", "style")
+    options = ("truncation", "style", "region_seeds")
 
     def __init__(self, name: str, model: DaubGenerator, device=None, dtype=None, fast: bool = True):
         self.name = name
@@ -240,8 +263,32 @@ class EmbeddedGenerator(BaseGenerator):
         """The style vector ``z`` a seed stands for (same on every machine)."""
         return seed_inputs(self.model, seed, 32, 32, truncation)[0]
 
+    def _region_inputs(self, ids: np.ndarray, z: torch.Tensor, noise: list, region_seeds: dict, truncation: float):
+        """Replace the code and pixel noise inside each class of ``region_seeds`` by that seed's."""
+        if not self.model.config.noise_3d:
+            raise ValueError("region_seeds needs a 3D-noise (v2) model; this one has one style code per image")
+        if not isinstance(region_seeds, dict):
+            raise ValueError(f"region_seeds must be a dict {{class id: seed}}, got {type(region_seeds).__name__}")
+        h, w = ids.shape
+        zmap = z[:, :, None, None].expand(-1, -1, h, w).clone()
+        noise = [m.clone() for m in noise]
+        ids_t = torch.from_numpy(ids.astype(np.int64))
+        for cls, seed in region_seeds.items():
+            if not (isinstance(cls, (int, np.integer)) and 0 <= int(cls) < self.palette.num_classes):
+                raise ValueError(f"region_seeds: {cls!r} is not a class id of palette {self.palette.name!r}")
+            rz, rnoise = seed_inputs(self.model, int(seed), h, w, truncation)
+            inside = ids_t == int(cls)
+            zmap[:, :, inside] = rz[None, :, None].to(zmap.dtype)
+            for k, m in enumerate(noise):  # the noise maps are subsampled like the label pyramid
+                step = h // m.shape[-2]
+                sub = inside[::step, ::step]
+                noise[k][:, :, sub] = rnoise[k][:, :, sub]
+        return zmap, noise
+
     @torch.inference_mode()
-    def _generate(self, ids: np.ndarray, seeds: list[int], truncation: float = 1.0, style=None):
+    def _generate(
+        self, ids: np.ndarray, seeds: list[int], truncation: float = 1.0, style=None, region_seeds: dict | None = None
+    ):
         if not 0.0 <= float(truncation) <= 2.0:
             raise ValueError(f"truncation must be in 0..2, got {truncation}")
         seg = one_hot(ids, self.palette, dontcare=self.model.config.label_nc > self.palette.num_classes)
@@ -255,6 +302,8 @@ class EmbeddedGenerator(BaseGenerator):
         if style is None:
             z = torch.stack([zi for zi, _ in inputs])
         noise = [torch.cat(maps) for maps in zip(*(ni for _, ni in inputs))]
+        if region_seeds:
+            z, noise = self._region_inputs(ids, z, noise, region_seeds, truncation)
         seg, z = seg.to(self._device), z.to(self._device)
         if self.fast:
             seg = seg.contiguous(memory_format=torch.channels_last)

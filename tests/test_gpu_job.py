@@ -1,0 +1,79 @@
+"""scripts/gpu_train.sh end to end on the CPU (DEVICE=cpu): tiny data, tiny models, seconds of training."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from safetensors import safe_open
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = "--size 128x128 --batch 2 --batch-full 2 --d-channels 8,8,8,8,8 --z-dim 4 --head 8 --profile 0 --threads 1"
+
+
+def make_dataset(root: Path, layout: tuple[str, str], classes: int, dontcare: int | None) -> None:
+    rng = np.random.default_rng(0)
+    (root / "classes.json").parent.mkdir(parents=True)
+    (root / "classes.json").write_text(json.dumps({"classes": [{"index": i} for i in range(classes)]}))
+    for split in ("train", "val"):
+        for sub in layout:
+            (root / split / sub).mkdir(parents=True)
+        for k in range(4):
+            lab = np.zeros((64, 64), np.uint8)
+            lab[32:] = 1
+            if dontcare is not None:
+                lab[:4] = dontcare
+            Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(root / split / layout[0] / f"{k}.jpg")
+            Image.fromarray(lab).save(root / split / layout[1] / f"{k}.png")
+
+
+def run_job(data: Path, dest: Path, resume: Path | None = None) -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        "DEVICE": "cpu",
+        "WORK": str(dest / "work"),
+        "GEN_ARGS": TINY,
+        "SEG_ARGS": "--seg-channels 4,8,8,8 --seg-size 32x32 --threads 1",
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+    }
+    args = ["bash", "scripts/gpu_train.sh", "0.08", str(data), str(dest / "out")] + ([str(resume)] if resume else [])
+    return subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+
+
+def test_gpu_job_writes_small_resumable_files(tmp_path):
+    data = tmp_path / "data"
+    make_dataset(data / "stanford_background", ("images", "labels"), 8, 15)
+    make_dataset(data / "facades", ("photo", "label_index"), 12, None)
+    r = run_job(data, tmp_path / "a")
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = tmp_path / "a" / "out"
+    expected = [
+        "landscape/landscape.safetensors",
+        "landscape/resume-D.safetensors",
+        "facades/facades.safetensors",
+        "facades/resume-D.safetensors",
+        "seg/seg-landscape.safetensors",
+        "seg/seg-facades.safetensors",
+        "logs.tar.gz",
+    ]
+    for rel in expected:
+        assert (out / rel).is_file(), f"{rel} missing\n{r.stdout}"
+    files = [p for p in out.rglob("*") if p.is_file()]
+    assert len(files) <= 8 and all(p.stat().st_size < 16 * 2**20 for p in files)
+    with tarfile.open(out / "logs.tar.gz") as tar:
+        names = tar.getnames()
+    assert any(n.endswith("landscape/log.jsonl") for n in names) and any(n.endswith(".png") for n in names)
+    steps = json.loads(safe_open(str(out / "landscape/landscape.safetensors"), "pt").metadata()["info"])["steps"]
+    # a second job continues from the first one's files (generators), adding its own minutes
+    r = run_job(data, tmp_path / "b", resume=out)
+    assert r.returncode == 0, r.stdout + r.stderr
+    meta = safe_open(str(tmp_path / "b/out/landscape/landscape.safetensors"), "pt").metadata()
+    info = json.loads(meta["info"])
+    assert info["steps"] > steps and info["minutes"] >= 0.1
+    assert "resumed at step" in (tmp_path / "b/work/landscape/stdout.log").read_text()
