@@ -29,7 +29,9 @@ def make_dataset(root: Path, layout: tuple[str, str], classes: int, dontcare: in
             lab[32:] = 1
             if dontcare is not None:
                 lab[:4] = dontcare
-            Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(root / split / layout[0] / f"{k}.jpg")
+            Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(
+                root / split / layout[0] / f"{k}.jpg"
+            )
             Image.fromarray(lab).save(root / split / layout[1] / f"{k}.png")
 
 
