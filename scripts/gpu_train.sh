@@ -23,6 +23,12 @@ WORK=${WORK:-runs/gpu}
 mkdir -p "$WORK" "$DEST"
 if [ "$DEVICE" = cuda ]; then
     nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
+    # MPS=1: let the four processes' kernels run concurrently instead of time-slicing (untried here yet)
+    if [ "${MPS:-0}" = 1 ] && command -v nvidia-cuda-mps-control >/dev/null; then
+        export CUDA_MPS_PIPE_DIRECTORY=/tmp/mps CUDA_MPS_LOG_DIRECTORY=/tmp/mps-log
+        mkdir -p /tmp/mps /tmp/mps-log && nvidia-cuda-mps-control -d && echo "MPS on"
+        trap 'echo quit | nvidia-cuda-mps-control' EXIT
+    fi
     python3 -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name())" || exit 1
 fi
 

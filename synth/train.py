@@ -333,7 +333,7 @@ def train(args) -> int:
             torch._foreach_lerp_(list(G_ema.parameters()), list(G.parameters()), 1 - decay)
         step += 1
         bar.update(1)
-        if step % 25 == 0:
+        if step % 25 == 0 or step == first_step + 1:  # first step too: a broken run shows at once
             rec = {
                 "step": step,
                 "res": f"{cur[0]}x{cur[1]}",
