@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from synth.metrics import axis_energy_share, kid, radial_profile, power_spectra, seed_diversity, spectrum_gap_db
+from synth.metrics import axis_energy_share, kid, power_spectra, radial_profile, seed_diversity, spectrum_gap_db
 
 rng = np.random.default_rng(0)
 
