@@ -30,6 +30,7 @@ import torch.nn.functional as F
 
 from palettes import Palette
 from palettes import load as load_palette
+from synth.commands import parse_size
 from synth.data import BASE_SIZES, augment, load_split, to_model_size
 from synth.discriminator import SegDiscriminator
 from synth.generators.base import to_pil
@@ -38,14 +39,6 @@ from synth.losses import d_fake_loss, d_real_loss, labelmix_loss, labelmix_mask
 from synth.tagged import read_tagged
 
 RESUME_FORMAT = "daub-resume-v1"
-
-
-def parse_size(s: str) -> tuple[int, int]:
-    try:
-        w, h = (int(v) for v in s.lower().split("x"))
-    except Exception:
-        raise ValueError(f"size must look like 256x192, got {s!r}") from None
-    return w, h
 
 
 def build_parser() -> argparse.ArgumentParser:
