@@ -4,7 +4,8 @@
   5 % blended edge pixels, and the naive per-class ``np.all(img == colour, axis=-1)`` loop for
   comparison, all measured in the same run (warm-up first, then the median of several runs).
 * ``daub bench generators`` — ms per image of the embedded models (bf16 and fp32) beside the
-  official-size SPADE generator (ngf=64, random weights), measured in the same run.
+  official-size SPADE generator (ngf=64, random weights), measured in the same run; ``--compare
+  NAME=PATH`` adds other embedded weights (e.g. a v2 run) to the same run.
 """
 
 from __future__ import annotations
@@ -146,12 +147,24 @@ def bench_generators(args: argparse.Namespace) -> dict:
         "torch_threads": torch.get_num_threads(),
         "models": {},
     }
-    for name in ("landscape", "facades"):
-        ok, why = availability(name)
+    runs = [(name, name, None) for name in ("landscape", "facades")]
+    for item in getattr(args, "compare", None) or []:
+        label, sep, path = item.partition("=")
+        if not sep or not label or not path:
+            raise ValueError(f"--compare must look like NAME=PATH, got {item!r}")
+        runs.append((label, None, path))
+    for label, name, path in runs:
+        if path is not None:
+            from synth.generators.embedded import load_weights
+
+            if not os.path.isfile(path):
+                raise FileNotFoundError(f"--compare {label}: no weights at {path}")
+            name = load_weights(path).config.palette
+        ok, why = availability(name, **({"weights": path} if path else {}))
         if not ok:
-            result["models"][name] = {"skipped": why}
+            result["models"][label] = {"skipped": why}
             continue
-        fast = synth.load(name)
+        fast = synth.load(name, **({"weights": path} if path else {}))
         plain = EmbeddedGenerator(name, fast.model, fast=False)
         figures = {}
         for w, h in [(256, 256)] + ([(256, 192)] if name == "landscape" else []):
@@ -160,7 +173,7 @@ def bench_generators(args: argparse.Namespace) -> dict:
             for key, gen in (("bf16_channels_last", fast), ("fp32", plain)):
                 wall, cpu = timings(lambda g=gen, i=ids: g(i, seed=0), args.runs, warmup=2)
                 figures[f"{w}x{h}_{key}"] = {"ms": wall, "cpu_ms": cpu}
-        result["models"][name] = figures
+        result["models"][label] = figures
     spade = random_spade("ade20k", ngf=64)
     ids = np.zeros((256, 256), np.uint8)
     ids[128:] = 3
@@ -180,6 +193,13 @@ def parser() -> argparse.ArgumentParser:
     gen = sub.add_parser("generators", help="ms per image: embedded models beside official-size SPADE")
     gen.add_argument("--runs", type=int, default=9, help="timed runs per embedded figure (default 9)")
     gen.add_argument("--spade-runs", type=int, default=3, help="timed runs of official-size SPADE (default 3)")
+    gen.add_argument(
+        "--compare",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="also time these embedded weights in the same run (repeatable), e.g. v2=runs/x/landscape.safetensors",
+    )
     return p
 
 

@@ -437,7 +437,7 @@ def test_bench_generators_reports_each_model_beside_spade(monkeypatch):
 
     real = spade.random_spade
     monkeypatch.setattr(spade, "random_spade", lambda name, ngf=64, **kw: real(name, ngf=8, **kw))  # keep it quick
-    result = bench.bench_generators(argparse.Namespace(runs=1, spade_runs=1))
+    result = bench.bench_generators(argparse.Namespace(runs=1, spade_runs=1, compare=[]))
     models = result["models"]
     assert set(models["landscape"]) == {
         f"{s}_{k}" for s in ("256x256", "256x192") for k in ("bf16_channels_last", "fp32")
@@ -445,3 +445,22 @@ def test_bench_generators_reports_each_model_beside_spade(monkeypatch):
     assert set(models["facades"]) == {"256x256_bf16_channels_last", "256x256_fp32"}
     figures = [f for m in models.values() for f in m.values()]
     assert len(figures) == 7 and all(f["ms"] > 0 and f["cpu_ms"] >= 0 for f in figures)
+
+
+def test_bench_generators_times_compared_weights_in_the_same_run(monkeypatch, tmp_path):
+    from synth.generators import spade
+    from synth.generators.embedded import DaubConfig, DaubGenerator, save_weights
+
+    real = spade.random_spade
+    monkeypatch.setattr(spade, "random_spade", lambda name, ngf=64, **kw: real(name, ngf=8, **kw))
+    cfg = DaubConfig(palette="facades", label_nc=12, z_dim=4, channels=(16, 8), hidden=(8, 8), head=8)
+    cfg.noise_3d, cfg.pixel_noise, cfg.padding, cfg.default_size = True, True, "reflect", (64, 64)
+    save_weights(DaubGenerator(cfg), tmp_path / "v2.safetensors")
+    args = argparse.Namespace(runs=1, spade_runs=1, compare=[f"v2={tmp_path / 'v2.safetensors'}"])
+    models = bench.bench_generators(args)["models"]
+    assert set(models["v2"]) == {"256x256_bf16_channels_last", "256x256_fp32"}  # a facades model
+    assert all(f["ms"] > 0 for f in models["v2"].values())
+    with pytest.raises(ValueError, match="NAME=PATH"):
+        bench.bench_generators(argparse.Namespace(runs=1, spade_runs=1, compare=["v2"]))
+    with pytest.raises(FileNotFoundError, match="no weights"):
+        bench.bench_generators(argparse.Namespace(runs=1, spade_runs=1, compare=["v2=/nope.safetensors"]))
