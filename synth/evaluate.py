@@ -25,8 +25,7 @@ from PIL import Image, ImageDraw
 
 import synth
 from synth.data import BASE_SIZES, load_split, to_model_size
-from synth.metrics import axis_energy_share, kid, seed_diversity, spectrum_gap_db
-from synth.segment import confusion, scores
+from synth.metrics import axis_energy_share, confusion, kid, scores, seed_diversity, spectrum_gap_db
 
 DATASETS = {"landscape": "stanford_background", "facades": "facades"}
 

@@ -1,4 +1,4 @@
-"""Image-statistics figures for ``daub eval``: power spectra, streak energy, KID, seed diversity.
+"""Figures for ``daub eval``: segmentation scores, power spectra, streak energy, KID, seed diversity.
 
 All take numpy arrays; images are ``[N, H, W, 3]`` uint8 (or float in [0, 1]) at the model's size.
 """
@@ -99,3 +99,27 @@ def seed_diversity(images_per_map: list[np.ndarray]) -> float:
             for j in range(i + 1, len(x)):
                 dists.append(np.abs(x[i] - x[j]).mean())
     return float(np.mean(dists)) if dists else 0.0
+
+
+def confusion(pred: np.ndarray, true: np.ndarray, num_classes: int, ignore: int | None) -> np.ndarray:
+    """``[C, C]`` confusion counts (rows = true) over pixels whose true id is a class."""
+    pred, true = np.asarray(pred).ravel().astype(np.int64), np.asarray(true).ravel().astype(np.int64)
+    keep = true < num_classes
+    if ignore is not None:
+        keep &= true != ignore
+    return np.bincount(true[keep] * num_classes + pred[keep], minlength=num_classes**2).reshape(
+        num_classes, num_classes
+    )
+
+
+def scores(conf: np.ndarray) -> dict:
+    """mIoU (over classes present in the ground truth) and pixel accuracy from a confusion matrix."""
+    tp = np.diag(conf).astype(np.float64)
+    gt, pr = conf.sum(1), conf.sum(0)
+    present = gt > 0
+    iou = tp[present] / np.maximum(gt[present] + pr[present] - tp[present], 1)
+    return {
+        "miou": round(float(iou.mean()), 4),
+        "pixel_acc": round(float(tp.sum() / max(conf.sum(), 1)), 4),
+        "iou_per_class": [round(float(v), 4) if p else None for v, p in zip(tp / np.maximum(gt + pr - tp, 1), present)],
+    }

@@ -223,27 +223,3 @@ def one_cycle_lr(progress: float, max_lr: float, warmup: float = 0.3) -> float:
         return lo + (max_lr - lo) * (1 - math.cos(math.pi * progress / warmup)) / 2
     t = (progress - warmup) / (1 - warmup)
     return end + (max_lr - end) * (1 + math.cos(math.pi * min(t, 1.0))) / 2
-
-
-def confusion(pred: np.ndarray, true: np.ndarray, num_classes: int, ignore: int | None) -> np.ndarray:
-    """``[C, C]`` confusion counts (rows = true) over pixels whose true id is a class."""
-    pred, true = np.asarray(pred).ravel().astype(np.int64), np.asarray(true).ravel().astype(np.int64)
-    keep = true < num_classes
-    if ignore is not None:
-        keep &= true != ignore
-    return np.bincount(true[keep] * num_classes + pred[keep], minlength=num_classes**2).reshape(
-        num_classes, num_classes
-    )
-
-
-def scores(conf: np.ndarray) -> dict:
-    """mIoU (over classes present in the ground truth) and pixel accuracy from a confusion matrix."""
-    tp = np.diag(conf).astype(np.float64)
-    gt, pr = conf.sum(1), conf.sum(0)
-    present = gt > 0
-    iou = tp[present] / np.maximum(gt[present] + pr[present] - tp[present], 1)
-    return {
-        "miou": round(float(iou.mean()), 4),
-        "pixel_acc": round(float(tp.sum() / max(conf.sum(), 1)), 4),
-        "iou_per_class": [round(float(v), 4) if p else None for v, p in zip(tp / np.maximum(gt + pr - tp, 1), present)],
-    }

@@ -8,7 +8,16 @@ import sys
 import numpy as np
 import pytest
 
-from synth.metrics import axis_energy_share, kid, power_spectra, radial_profile, seed_diversity, spectrum_gap_db
+from synth.metrics import (
+    axis_energy_share,
+    confusion,
+    kid,
+    power_spectra,
+    radial_profile,
+    scores,
+    seed_diversity,
+    spectrum_gap_db,
+)
 
 rng = np.random.default_rng(0)
 
@@ -75,3 +84,14 @@ def test_eval_compare_argument_errors_are_one_line(tmp_path):
         text=True,
     )
     assert r.returncode == 2 and "no weights" in r.stderr
+
+
+def test_confusion_and_scores_are_exact():
+    true = np.array([[0, 0, 1, 1], [2, 2, 15, 15]])
+    pred = np.array([[0, 1, 1, 1], [2, 0, 3, 3]])
+    conf = confusion(pred, true, 8, ignore=15)
+    assert conf.sum() == 6 and conf[0, 0] == 1 and conf[0, 1] == 1 and conf[2, 0] == 1
+    s = scores(conf)
+    # IoU: class 0 = 1/(2+2-1) = 1/3, class 1 = 2/(2+3-2) = 2/3, class 2 = 1/(2+1-1) = 1/2
+    assert s["miou"] == pytest.approx((1 / 3 + 2 / 3 + 1 / 2) / 3, abs=1e-4)
+    assert s["pixel_acc"] == pytest.approx(4 / 6, abs=1e-4)
