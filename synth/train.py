@@ -21,6 +21,7 @@ present), ``log.jsonl`` and ``samples/``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -205,11 +206,12 @@ def train(args) -> int:
     ema_path, ckpt_path = out / f"{palette.name}.safetensors", out / "ckpt.pt"
     g_path, d_path = out / "resume-G.safetensors", out / "resume-D.safetensors"
     from_files = args.resume and not ckpt_path.is_file()
-    if from_files:
-        missing = [p.name for p in (ema_path, d_path) if not p.is_file()]
+    if args.resume:
+        missing = [p.name for p in (ema_path, d_path) if not p.is_file() and (from_files or p == ema_path)]
         if missing:
-            raise FileNotFoundError(f"--resume: no checkpoint in {out} (no ckpt.pt; missing {', '.join(missing)})")
-        cfg = load_weights(ema_path).config  # the architecture the run started with
+            raise FileNotFoundError(f"--resume: no checkpoint in {out} (missing {', '.join(missing)})")
+        # the architecture the run started with (architecture flags of this call are ignored)
+        cfg = dataclasses.replace(load_weights(ema_path).config, default_size=size)
     else:
         cfg = DaubConfig(
             palette=palette.name,
