@@ -182,6 +182,25 @@ def test_eval_on_shared_val(shared_dir):
     assert figures["val_maps"] == 2 and len(rows) == 2
     assert 0 <= figures["generated"]["miou"] <= 1 and 0 < figures["real"]["miou"] <= 1
     assert figures["miou_ratio"] == pytest.approx(figures["generated"]["miou"] / figures["real"]["miou"], abs=1e-3)
+    # KID is unbiased, so it can dip below 0 on two maps
+    assert np.isfinite(figures["kid"]) and figures["spectrum_gap_db"] > 0 and figures["seed_diversity"] == 0
+    assert 0 < figures["axis_energy"]["generated"] < 1 and 0 < figures["axis_energy"]["real"] < 1
+
+
+def test_eval_compares_weights_against_one_real_side(shared_dir, tmp_path):
+    """Two weights files scored against the same judged photos; a foreign judge file is refused."""
+    from synth.evaluate import evaluate, reference
+    from synth.generators.embedded import weights_path
+    from synth.segment import WEIGHTS_DIR
+
+    judge = WEIGHTS_DIR / "seg-facades.safetensors"
+    ref = reference("facades", shared_dir / "datasets" / "facades", judge=judge, limit=2, size=(256, 256))
+    a, _ = evaluate("facades", seeds=2, ref=ref)
+    b, _ = evaluate("facades", weights=weights_path("facades"), seeds=2, ref=ref, fast=False)
+    assert a["real"] == b["real"] and a["seed_diversity"] > 0
+    assert a["generated"]["miou"] == pytest.approx(b["generated"]["miou"], abs=0.05)  # bf16 vs fp32, same weights
+    with pytest.raises(ValueError, match="not a Daub segmenter"):
+        reference("facades", shared_dir / "datasets" / "facades", judge=weights_path("facades"), limit=1)
 
 
 def test_segmenter_refuses_foreign_weights(tmp_path):
