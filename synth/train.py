@@ -181,12 +181,16 @@ def _start_profiler(dev: torch.device):
 
 
 def _write_profile(prof, path: Path, steps: int, dev: torch.device) -> None:
-    if dev.type == "cuda":
-        torch.cuda.synchronize()
-    prof.stop()
-    key = "self_cuda_time_total" if dev.type == "cuda" else "self_cpu_time_total"
-    table = prof.key_averages().table(sort_by=key, row_limit=40)
-    path.write_text(f"{steps} steps on {dev}\n{table}\n")
+    """Stop the profiler and write its table; a profiler problem never stops the training."""
+    try:
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+        prof.stop()
+        key = "self_device_time_total" if dev.type == "cuda" else "self_cpu_time_total"
+        table = prof.key_averages().table(sort_by=key, row_limit=40)
+        path.write_text(f"{steps} steps on {dev}\n{table}\n")
+    except Exception as e:  # noqa: BLE001 - diagnostics only
+        path.write_text(f"profile failed: {e!r}\n")
 
 
 def train(args) -> int:
@@ -291,7 +295,10 @@ def train(args) -> int:
     bar = tqdm(total=args.steps, initial=step, desc=f"train {palette.name}", dynamic_ncols=True, mininterval=10)
     while step < args.steps and not (args.minutes and minutes() > args.minutes):
         if args.profile and step == first_step + 5:
-            profiler = _start_profiler(dev)
+            try:
+                profiler = _start_profiler(dev)
+            except Exception as e:  # noqa: BLE001 - diagnostics only, never stop the training
+                (out / "profile.txt").write_text(f"profiler did not start: {e!r}\n")
         if profiler is not None and step == first_step + 5 + args.profile:
             _write_profile(profiler, out / "profile.txt", args.profile, dev)
             profiler = None
