@@ -87,7 +87,6 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="profile N steps (after 5 warm-up steps) with torch.profiler into OUT/profile.txt, then go on",
     )
-    p.add_argument("--compile", action="store_true", help="torch.compile the generator and discriminator steps")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
     p.add_argument("--ckpt-every", type=int, default=250, help="checkpoint every N steps")
     p.add_argument("--sample-every", type=int, default=500, help="sample sheet every N steps")
@@ -290,7 +289,6 @@ def train(args) -> int:
 
     from tqdm import tqdm
 
-    g_step, d_step = (torch.compile(G), torch.compile(D)) if args.compile else (G, D)
     profiler, first_step, last_log = None, step, (step, time.time())
     bar = tqdm(total=args.steps, initial=step, desc=f"train {palette.name}", dynamic_ncols=True, mininterval=10)
     while step < args.steps and not (args.minutes and minutes() > args.minutes):
@@ -312,8 +310,8 @@ def train(args) -> int:
         # generator: every pixel of the fake should be segmented as its own class (class-balanced)
         D.requires_grad_(False)
         with torch.autocast(**amp):
-            fake = g_step(seg, z)
-            loss_g = d_real_loss(d_step(fake), seg, palette.num_classes)
+            fake = G(seg, z)
+            loss_g = d_real_loss(D(fake), seg, palette.num_classes)
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()
@@ -321,10 +319,10 @@ def train(args) -> int:
         # discriminator: real pixels -> their class, fake pixels -> "fake", LabelMix consistency
         with torch.autocast(**amp):
             fake = fake.detach()
-            d_fake, d_real = d_step(fake), d_step(real)
+            d_fake, d_real = D(fake), D(real)
             loss_fake, loss_real = d_fake_loss(d_fake), d_real_loss(d_real, seg, palette.num_classes)
             mask = labelmix_mask(seg, gen)
-            d_mixed = d_step(mask * real + (1 - mask) * fake)
+            d_mixed = D(mask * real + (1 - mask) * fake)
             loss_lm = labelmix_loss(d_mixed, d_real, d_fake, mask)
             loss_d = loss_fake + loss_real + args.labelmix * loss_lm
         opt_d.zero_grad(set_to_none=True)
