@@ -514,7 +514,7 @@ def one_hot(
     idx = t.clone()
     if palette.dontcare is not None:
         idx[t == palette.dontcare] = c if use_dc else n_ch  # n_ch = a scratch channel, dropped below
-    out = torch.zeros((t.shape[0], n_ch + 1, *t.shape[1:]), dtype=dtype or torch.float32)
+    out = torch.zeros((t.shape[0], n_ch + 1, *t.shape[1:]), dtype=dtype or torch.float32, device=t.device)
     out.scatter_(1, idx[:, None], 1.0)
     out = out[:, :n_ch]
     if instance is not None:

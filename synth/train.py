@@ -27,15 +27,14 @@ import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
-from palettes import Palette
 from palettes import load as load_palette
 from synth.commands import parse_size
 from synth.data import BASE_SIZES, augment, load_split, to_model_size
 from synth.discriminator import SegDiscriminator
 from synth.generators.base import to_pil
 from synth.generators.embedded import DaubConfig, DaubGenerator, load_weights, save_weights, seed_inputs
+from synth.labels import one_hot
 from synth.losses import d_fake_loss, d_real_loss, labelmix_loss, labelmix_mask
 from synth.tagged import read_tagged
 
@@ -137,14 +136,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"segmenter weights: {path}")
         return 0
     return train(args)
-
-
-def batch_onehot(lab: torch.Tensor, palette: Palette, channels: int) -> torch.Tensor:
-    """``long [B, H, W]`` ids on any device -> float one-hot ``[B, channels, H, W]`` (don't-care last)."""
-    idx = lab
-    if palette.dontcare is not None:
-        idx = torch.where(lab == palette.dontcare, palette.num_classes, lab)
-    return F.one_hot(idx, channels).permute(0, 3, 1, 2).float()
 
 
 def noise_map(seg: torch.Tensor, z_dim: int, region_share: float, gen: torch.Generator) -> torch.Tensor:
@@ -275,7 +266,7 @@ def train(args) -> int:
 
     def sample():
         vp, vl = to_model_size(vphotos, vlabels, size)
-        seg = batch_onehot(vl, palette, label_nc).to(dev).contiguous(memory_format=torch.channels_last)
+        seg = one_hot(vl, palette).to(dev).contiguous(memory_format=torch.channels_last)
         fakes = []
         for k in range(3):  # seeds 0, 1, 2 exactly as synth.load(...)(ids, seed=k) draws them
             z, noise = seed_inputs(G_ema, k, size[1], size[0])
@@ -304,7 +295,7 @@ def train(args) -> int:
         cur = size if full else (size[0] // 2, size[1] // 2)
         idx = torch.randint(0, len(photos), (args.batch_full if full else args.batch,), generator=gen)
         real, lab = augment(photos[idx.to(dev)], labels[idx.to(dev)], cur, gen)
-        seg = batch_onehot(lab, palette, label_nc).contiguous(memory_format=torch.channels_last)
+        seg = one_hot(lab, palette).contiguous(memory_format=torch.channels_last)
         real = real.contiguous(memory_format=torch.channels_last)
         z = noise_map(seg, cfg.z_dim, args.region_noise, gen)
         # generator: every pixel of the fake should be segmented as its own class (class-balanced)

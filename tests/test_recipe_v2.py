@@ -10,8 +10,9 @@ import synth
 from synth.data import augment
 from synth.discriminator import SegDiscriminator
 from synth.generators.embedded import DaubConfig, DaubGenerator, EmbeddedGenerator, load_weights, save_weights
+from synth.labels import one_hot as palette_one_hot
 from synth.losses import class_weights, d_fake_loss, d_real_loss, labelmix_loss, labelmix_mask
-from synth.train import batch_onehot, noise_map
+from synth.train import noise_map
 
 
 def tiny_v2(**kw) -> DaubGenerator:
@@ -156,10 +157,10 @@ def test_noise_map_is_one_code_per_image_or_per_class():
     assert torch.equal(per_class[:, :, 0, 0], per_class[:, :, 3, 3])
 
 
-def test_batch_onehot_maps_dontcare_to_the_last_channel():
+def test_batched_one_hot_maps_dontcare_to_the_last_channel():
     pal = synth.palette("landscape")
     lab = torch.tensor([[[0, 7, 15]]])
-    oh = batch_onehot(lab, pal, 9)
+    oh = palette_one_hot(lab, pal)
     assert oh[0, :, 0, 2].argmax() == 8 and oh[0, :, 0, 1].argmax() == 7
 
 
