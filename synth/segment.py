@@ -20,7 +20,7 @@ from PIL import Image
 from torch import nn
 
 from palettes import load as load_palette
-from synth.tagged import read_tagged
+from synth.tagged import read_tagged, write_tagged
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 #: Input size (w, h) each segmenter works at.
@@ -108,18 +108,14 @@ class Segmenter:
 
 
 def save_segmenter(model: SegNet, path: str | Path, palette: str, size: tuple[int, int], info: dict | None = None):
-    from safetensors.torch import save_file
-
-    sd = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
     meta = {
-        "format": "daub-segmenter-v1",
         "palette": palette,
         "size": json.dumps(size),
         "ch": json.dumps(model.ch),
         "num_classes": str(model.num_classes),
         "info": json.dumps(info or {}),
     }
-    save_file({k: v.contiguous() for k, v in sd.items()}, str(path), metadata=meta)
+    write_tagged(path, model.state_dict(), "daub-segmenter-v1", meta)
 
 
 def load_segmenter(name: str, weights: str | Path | None = None, **kwargs):

@@ -36,7 +36,7 @@ from synth.generators.base import to_pil
 from synth.generators.embedded import DaubConfig, DaubGenerator, load_weights, save_weights, seed_inputs
 from synth.labels import one_hot
 from synth.losses import d_fake_loss, d_real_loss, labelmix_loss, labelmix_mask
-from synth.tagged import read_tagged
+from synth.tagged import read_tagged, write_tagged
 
 RESUME_FORMAT = "daub-resume-v1"
 
@@ -149,15 +149,12 @@ def noise_map(seg: torch.Tensor, z_dim: int, region_share: float, gen: torch.Gen
 
 
 def _save_fp16(module: torch.nn.Module, path: Path, meta: dict) -> None:
-    from safetensors.torch import save_file
-
-    sd = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in module.state_dict().items()}
-    save_file(sd, str(path), metadata={"format": RESUME_FORMAT, **{k: json.dumps(v) for k, v in meta.items()}})
+    write_tagged(path, module.state_dict(), RESUME_FORMAT, {k: json.dumps(v) for k, v in meta.items()})
 
 
 def _load_fp16(module: torch.nn.Module, path: Path) -> dict:
-    meta, sd = read_tagged(path, RESUME_FORMAT, "a Daub resume file")
-    module.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in sd.items()})
+    meta, sd = read_tagged(path, RESUME_FORMAT, "a Daub resume file")  # floats come back fp32
+    module.load_state_dict(sd)
     return {k: json.loads(v) for k, v in meta.items() if k != "format"}
 
 

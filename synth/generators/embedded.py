@@ -25,7 +25,7 @@ from torch import nn
 from palettes import load as load_palette
 from synth.generators.base import BaseGenerator, SizeRule, pick_device, to_pil
 from synth.labels import one_hot
-from synth.tagged import read_tagged
+from synth.tagged import read_tagged, write_tagged
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 
@@ -204,13 +204,10 @@ class DaubGenerator(nn.Module):
 
 def save_weights(model: DaubGenerator, path: str | Path, half: bool = True, info: dict | None = None) -> None:
     """Write ``model`` as safetensors (fp16 by default) with its config (and ``info``) as metadata."""
-    from safetensors.torch import save_file
-
-    sd = {k: (v.half() if half and v.is_floating_point() else v).contiguous() for k, v in model.state_dict().items()}
-    meta = {"config": json.dumps(asdict(model.config)), "format": "daub-generator-v1"}
+    meta = {"config": json.dumps(asdict(model.config))}
     if info:
         meta["info"] = json.dumps(info)
-    save_file(sd, str(path), metadata=meta)
+    write_tagged(path, model.state_dict(), "daub-generator-v1", meta, half=half)
 
 
 def load_weights(path: str | Path) -> DaubGenerator:
