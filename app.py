@@ -2,7 +2,7 @@
 
 import sys
 
-from synth.ui import build, launch, parser
+from synth.app import build, launch, parser
 
 if __name__ == "__main__":
     args = parser("app.py").parse_args(sys.argv[1:])

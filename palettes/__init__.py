@@ -7,8 +7,9 @@ A palette lists classes (contiguous ids ``0..C-1``) with two colours each:
   two classes the same colour; then the second class gets a distinct paint colour (see ``notes``).
 
 An optional *don't-care* id (255 for ADE20K/COCO, 15 for landscape) marks unlabeled pixels; SPADE
-backends feed it to an extra channel. Conversions to and from pixels live in :mod:`synth.labels`;
-the methods here are thin conveniences over it.
+backends feed it to an extra channel. This package is data only and imports nothing of :mod:`synth`:
+ids -> colours and the legend are here; reading paint (colours -> ids) is :mod:`synth.labels`, whose
+:class:`~synth.labels.LabelPalette` (what :func:`synth.palette` returns) adds ``to_labels``.
 """
 
 from __future__ import annotations
@@ -148,22 +149,22 @@ class Palette:
             out.append(Swatch(self.dontcare, self.dontcare_name, self.dontcare_rgb))
         return out
 
-    # -- conversions (implemented in synth.labels) ---------------------------------------------
-    def to_labels(self, image, **kwargs):
-        """Painted image -> ``[H, W]`` label ids. See :func:`synth.labels.to_labels`."""
-        from synth.labels import to_labels
-
-        return to_labels(image, self, **kwargs)
-
+    # -- ids -> colours, legend ----------------------------------------------------------------
     def to_colors(self, ids, trained: bool = False) -> np.ndarray:
-        """Label ids -> ``[H, W, 3]`` uint8 colours (paint colours, or the trained ones)."""
-        from synth.labels import to_colors
-
-        return to_colors(ids, self, trained=trained)
+        """``[H, W]`` ids -> ``[H, W, 3]`` uint8 colours (paint colours, or ``trained=True`` colours)."""
+        ids = np.asarray(ids)
+        if ids.ndim != 2:
+            raise ValueError(f"expected an [H, W] id map, got shape {ids.shape}")
+        if not np.issubdtype(ids.dtype, np.integer):
+            raise ValueError(f"ids must be integers, got {ids.dtype}")
+        bad = ~self.is_valid_id(ids)
+        if bad.any():
+            raise ValueError(f"ids not in palette {self.name!r}: {np.unique(ids[bad])[:8].tolist()}")
+        return self.colour_table(trained=trained)[ids]
 
     def legend(self, columns: int | None = None, swatch: int = 18):
         """A legend image (PIL) with one swatch and name per class."""
-        from synth.legend import legend_image
+        from palettes.legend import legend_image
 
         return legend_image(self, columns=columns, swatch=swatch)
 

@@ -12,14 +12,26 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).parent
 
 
-def _write(name: str, data: dict) -> None:
-    path = HERE / f"{name}.json"
+def _write(data: dict) -> None:
+    """Write ``data`` to ``<name>.json`` next to this file."""
+    path = HERE / f"{data['name']}.json"
     path.write_text(json.dumps(data, indent=1) + "\n")
     print(f"wrote {path} ({len(data['classes'])} classes)")
+
+
+def _read(path: Path) -> Any:
+    """The parsed JSON file ``path``."""
+    return json.loads(path.read_text())
+
+
+def _reference(shared: Path, name: str) -> Any:
+    """The parsed reference palette ``shared/reference/palettes/<name>``."""
+    return _read(shared / "reference" / "palettes" / name)
 
 
 def _untie(classes: list[dict]) -> list[str]:
@@ -46,79 +58,100 @@ def _untie(classes: list[dict]) -> list[str]:
     return notes
 
 
-def build(shared: Path) -> None:
-    ref = shared / "reference" / "palettes"
+def _palette(
+    name: str,
+    title: str,
+    source: str,
+    dontcare: dict | None,
+    fill: int,
+    backends: list[str],
+    classes: list[dict],
+    notes: list[str] | None = None,
+    **extra,
+) -> dict:
+    """A palette file's fields in file order (``extra`` just before ``classes``).
 
-    ade = json.loads((ref / "ade20k_palette.json").read_text())
-    classes = [{"id": c["id"], "name": c["name"], "rgb": c["rgb"]} for c in ade]
-    notes = _untie(classes)
-    _write(
+    ``notes`` default to those of :func:`_untie`, which gives repeated colours their own paint.
+    """
+    notes = _untie(classes) if notes is None else notes
+    return {
+        "name": name,
+        "title": title,
+        "source": source,
+        "dontcare": dontcare,
+        "fill": fill,
+        "backends": backends,
+        "notes": notes,
+        **extra,
+        "classes": classes,
+    }
+
+
+_UNLABELED = {"id": 255, "name": "unlabeled (don't care)", "rgb": [0, 0, 0]}
+
+
+def _ade20k(shared: Path) -> dict:
+    ade = _reference(shared, "ade20k_palette.json")
+    return _palette(
         "ade20k",
-        {
-            "name": "ade20k",
-            "title": "ADE20K (150 classes)",
-            "source": "ADE20K scene parsing, train-id order; colours of ControlNet's UniFormer/OneFormer ADE20K annotator",
-            "dontcare": {"id": 255, "name": "other (don't care)", "rgb": [0, 0, 0]},
-            "fill": 2,
-            "backends": ["controlnet-seg", "spade-ade20k"],
-            "notes": notes,
-            "classes": classes,
-        },
+        "ADE20K (150 classes)",
+        "ADE20K scene parsing, train-id order; colours of ControlNet's UniFormer/OneFormer ADE20K annotator",
+        {"id": 255, "name": "other (don't care)", "rgb": [0, 0, 0]},
+        2,
+        ["controlnet-seg", "spade-ade20k"],
+        [{"id": c["id"], "name": c["name"], "rgb": c["rgb"]} for c in ade],
     )
 
-    coco = json.loads((ref / "cocostuff_palette.json").read_text())
-    classes = [
-        {"id": c["id"], "name": c["name"], "rgb": c["rgb"], **({"unused": True} if c["unused_in_cocostuff"] else {})}
-        for c in coco
-    ]
-    notes = _untie(classes)
-    _write(
+
+def _cocostuff(shared: Path) -> dict:
+    coco = _reference(shared, "cocostuff_palette.json")
+    return _palette(
         "cocostuff",
-        {
-            "name": "cocostuff",
-            "title": "COCO-Stuff (182 ids)",
-            "source": "COCO-Stuff stuffthingmaps ids 0..181 with SPADE's label colormap; 255 = unlabeled",
-            "dontcare": {"id": 255, "name": "unlabeled (don't care)", "rgb": [0, 0, 0]},
-            "fill": 156,
-            "backends": ["spade-coco"],
-            "notes": notes,
-            "classes": classes,
-        },
-    )
-
-    city = json.loads((ref / "cityscapes_palette.json").read_text())
-    classes = []
-    for c in city["label_ids_35_spade"]:
-        name = c["name"] or "license plate"
-        classes.append(
+        "COCO-Stuff (182 ids)",
+        "COCO-Stuff stuffthingmaps ids 0..181 with SPADE's label colormap; 255 = unlabeled",
+        _UNLABELED,
+        156,
+        ["spade-coco"],
+        [
             {
                 "id": c["id"],
-                "name": name,
-                "rgb": c["rgb_spade_labelcolormap"],
-                "train_id": c["train_id"] if c["train_id"] is not None else 255,
+                "name": c["name"],
+                "rgb": c["rgb"],
+                **({"unused": True} if c["unused_in_cocostuff"] else {}),
             }
-        )
-    notes = _untie(classes)
-    _write(
-        "cityscapes",
-        {
-            "name": "cityscapes",
-            "title": "Cityscapes (35 label ids)",
-            "source": "Cityscapes label ids 0..34 as the official SPADE cityscapes generator takes them; "
-            "colours of SPADE's label colormap; train_id gives the 19-class train ids (255 = ignored)",
-            "dontcare": None,
-            "fill": 7,
-            "backends": ["spade-cityscapes"],
-            "notes": notes,
-            "train_ids_19": [
-                {"id": c["id"], "label_id": c["label_id"], "name": c["name"], "rgb": c["rgb"]}
-                for c in city["train_ids_19"]
-            ],
-            "classes": classes,
-        },
+            for c in coco
+        ],
     )
 
-    pan = json.loads((ref / "coco_panoptic133_controlnet_palette.json").read_text())
+
+def _cityscapes(shared: Path) -> dict:
+    city = _reference(shared, "cityscapes_palette.json")
+    classes = [
+        {
+            "id": c["id"],
+            "name": c["name"] or "license plate",
+            "rgb": c["rgb_spade_labelcolormap"],
+            "train_id": c["train_id"] if c["train_id"] is not None else 255,
+        }
+        for c in city["label_ids_35_spade"]
+    ]
+    return _palette(
+        "cityscapes",
+        "Cityscapes (35 label ids)",
+        "Cityscapes label ids 0..34 as the official SPADE cityscapes generator takes them; "
+        "colours of SPADE's label colormap; train_id gives the 19-class train ids (255 = ignored)",
+        None,
+        7,
+        ["spade-cityscapes"],
+        classes,
+        train_ids_19=[
+            {"id": c["id"], "label_id": c["label_id"], "name": c["name"], "rgb": c["rgb"]} for c in city["train_ids_19"]
+        ],
+    )
+
+
+def _coco133(shared: Path) -> dict:
+    pan = _reference(shared, "coco_panoptic133_controlnet_palette.json")
     classes = [
         {
             "id": c["id"],
@@ -129,76 +162,80 @@ def build(shared: Path) -> None:
         }
         for c in pan
     ]
-    notes = _untie(classes)
-    _write(
+    return _palette(
         "coco133",
-        {
-            "name": "coco133",
-            "title": "COCO panoptic (133 classes)",
-            "source": "COCO panoptic categories and colours of ControlNet v1.1's OneFormer-COCO annotator",
-            "dontcare": {"id": 255, "name": "unlabeled (don't care)", "rgb": [0, 0, 0]},
-            "fill": 119,
-            "backends": ["controlnet-seg"],
-            "notes": notes,
-            "classes": classes,
-        },
+        "COCO panoptic (133 classes)",
+        "COCO panoptic categories and colours of ControlNet v1.1's OneFormer-COCO annotator",
+        _UNLABELED,
+        119,
+        ["controlnet-seg"],
+        classes,
     )
 
-    fac = json.loads((shared / "datasets" / "facades" / "classes.json").read_text())
-    paint = {
-        "background": [196, 224, 250],
-        "facade": [214, 140, 92],
-        "window": [36, 70, 170],
-        "door": [120, 62, 24],
-        "cornice": [250, 204, 64],
-        "sill": [238, 124, 204],
-        "balcony": [58, 176, 84],
-        "blind": [64, 204, 204],
-        "deco": [150, 84, 204],
-        "molding": [255, 240, 200],
-        "pillar": [128, 128, 0],
-        "shop": [224, 30, 70],
-    }
-    classes = [{"id": c["index"], "name": c["name"], "rgb": paint[c["name"]]} for c in fac["classes"]]
-    _write(
+
+#: Daub's own brush colours for the palettes of its own datasets, by class name.
+_FACADES_PAINT = {
+    "background": [196, 224, 250],
+    "facade": [214, 140, 92],
+    "window": [36, 70, 170],
+    "door": [120, 62, 24],
+    "cornice": [250, 204, 64],
+    "sill": [238, 124, 204],
+    "balcony": [58, 176, 84],
+    "blind": [64, 204, 204],
+    "deco": [150, 84, 204],
+    "molding": [255, 240, 200],
+    "pillar": [128, 128, 0],
+    "shop": [224, 30, 70],
+}
+_LANDSCAPE_PAINT = {
+    "sky": [135, 200, 240],
+    "tree": [34, 120, 40],
+    "road": [110, 110, 110],
+    "grass": [140, 220, 80],
+    "water": [30, 100, 220],
+    "building": [180, 40, 40],
+    "mountain": [140, 95, 55],
+    "foreground object": [255, 170, 0],
+}
+
+
+def _dataset_classes(shared: Path, dataset: str, paint: dict[str, list[int]]) -> list[dict]:
+    """The classes of ``datasets/<dataset>/classes.json`` with the brush colours ``paint``."""
+    data = _read(shared / "datasets" / dataset / "classes.json")
+    return [{"id": c["index"], "name": c["name"], "rgb": paint[c["name"]]} for c in data["classes"]]
+
+
+def _facades(shared: Path) -> dict:
+    return _palette(
         "facades",
-        {
-            "name": "facades",
-            "title": "CMP Facades (12 classes)",
-            "source": "CMP Facade Database classes (ids = CMP id - 1, as in the dataset's classes.json); Daub's own brush colours",
-            "dontcare": None,
-            "fill": 1,
-            "backends": ["facades"],
-            "notes": [],
-            "classes": classes,
-        },
+        "CMP Facades (12 classes)",
+        "CMP Facade Database classes (ids = CMP id - 1, as in the dataset's classes.json); Daub's own brush colours",
+        None,
+        1,
+        ["facades"],
+        _dataset_classes(shared, "facades", _FACADES_PAINT),
+        notes=[],
     )
 
-    sb = json.loads((shared / "datasets" / "stanford_background" / "classes.json").read_text())
-    paint = {
-        "sky": [135, 200, 240],
-        "tree": [34, 120, 40],
-        "road": [110, 110, 110],
-        "grass": [140, 220, 80],
-        "water": [30, 100, 220],
-        "building": [180, 40, 40],
-        "mountain": [140, 95, 55],
-        "foreground object": [255, 170, 0],
-    }
-    classes = [{"id": c["index"], "name": c["name"], "rgb": paint[c["name"]]} for c in sb["classes"]]
-    _write(
+
+def _landscape(shared: Path) -> dict:
+    return _palette(
         "landscape",
-        {
-            "name": "landscape",
-            "title": "Landscape (Stanford Background, 8 classes)",
-            "source": "Stanford Background Dataset classes (ids as in the dataset's classes.json); Daub's own brush colours",
-            "dontcare": {"id": 15, "name": "unknown (don't care)", "rgb": [0, 0, 0]},
-            "fill": 0,
-            "backends": ["landscape"],
-            "notes": [],
-            "classes": classes,
-        },
+        "Landscape (Stanford Background, 8 classes)",
+        "Stanford Background Dataset classes (ids as in the dataset's classes.json); Daub's own brush colours",
+        {"id": 15, "name": "unknown (don't care)", "rgb": [0, 0, 0]},
+        0,
+        ["landscape"],
+        _dataset_classes(shared, "stanford_background", _LANDSCAPE_PAINT),
+        notes=[],
     )
+
+
+def build(shared: Path) -> None:
+    """Write every palette file from the reference material and datasets in ``shared``."""
+    for make in (_ade20k, _cocostuff, _cityscapes, _coco133, _facades, _landscape):
+        _write(make(shared))
 
 
 def write_legends(out: Path) -> None:

@@ -2,12 +2,12 @@
 
 Host and port come from the Space (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT); DAUB_MODEL picks the
 model selected at start. GPU work runs under ``spaces.GPU`` when the ``spaces`` package is present
-(ZeroGPU), see ``synth.render._gpu``.
+(ZeroGPU), see ``synth.studio._gpu``.
 """
 
 import os
 
-from synth.ui import build, launch
+from synth.app import build, launch
 
 demo = build(os.environ.get("DAUB_MODEL") or None)
 

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from palettes import NAMES as PALETTES
 from palettes import Palette
-from palettes import load as palette
+from synth.labels import palette
 
 __version__ = "0.1.0"
 
 
 def load(name: str, **kwargs):
-    """Build the generator called ``name`` (see :data:`synth.generators.BACKENDS`)."""
+    """Build the generator called ``name`` (see :func:`synth.generators.names`)."""
     from synth.generators import load as _load
 
     return _load(name, **kwargs)
@@ -27,7 +27,7 @@ def load(name: str, **kwargs):
 
 def segmenter(name: str, **kwargs):
     """Photo -> label map model for palette ``name`` (``landscape``, ``facades``, ``ade20k``)."""
-    from synth.segment import load_segmenter
+    from synth.segmenters import load_segmenter
 
     return load_segmenter(name, **kwargs)
 

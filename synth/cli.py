@@ -16,8 +16,8 @@ COMMANDS = {
     "bench": ("synth.bench", "main", "print speed figures as JSON (labels, generators)"),
     "train": ("synth.train", "main", "train an embedded SPADE-style model"),
     "eval": ("synth.evaluate", "main", "measure a model's quality with a segmenter (JSON)"),
-    "convert": ("synth.generators.spade", "convert_main", "official SPADE .pth -> safetensors"),
-    "serve": ("synth.ui", "serve_main", "start the web demo"),
+    "convert": ("synth.convert", "main", "official SPADE .pth -> safetensors"),
+    "serve": ("synth.app", "main", "start the web demo"),
 }
 
 

@@ -19,9 +19,6 @@ from PIL import Image
 from palettes import Palette
 from palettes import load as load_palette
 
-#: PIL modes read as ids (index PNGs), not as colours.
-INDEX_MODES = ("L", "P", "I;16", "I;16B", "I;16L", "I")
-
 
 class OneLineParser(argparse.ArgumentParser):
     """An ``ArgumentParser`` whose usage errors are one line on stderr (exit 2), like every daub error."""
@@ -127,12 +124,12 @@ def labels_main(argv: list[str]) -> int:
 # --------------------------------------------------------------------------------------------------
 # daub render
 
-#: CLI option -> backend option names it may go by (the first one the backend lists in ``options`` wins).
+#: CLI option -> the backend option it sets (a backend that does not list it in ``options`` refuses it).
 RENDER_OPTIONS = {
-    "prompt": ("prompt",),
-    "negative_prompt": ("negative_prompt",),
-    "steps": ("steps", "num_inference_steps"),
-    "guidance": ("guidance", "guidance_scale"),
+    "prompt": "prompt",
+    "negative_prompt": "negative_prompt",
+    "steps": "steps",
+    "guidance": "guidance_scale",
 }
 
 
@@ -167,16 +164,6 @@ def render_parser() -> argparse.ArgumentParser:
     return p
 
 
-def read_instance(path: str | Path) -> np.ndarray:
-    """An instance map file -> ``[H, W]`` int64 instance ids (index PNG values, or one id per colour)."""
-    from synth.labels import _pack, open_image
-
-    img = open_image(path)
-    if img.mode in INDEX_MODES:
-        return np.asarray(img).astype(np.int64)
-    return _pack(np.asarray(img.convert("RGB"))).astype(np.int64)
-
-
 def load_kwargs(args: argparse.Namespace) -> dict:
     """Keyword arguments for ``synth.load(args.backend, ...)`` from the command line."""
     from synth.generators import palette_of
@@ -206,18 +193,19 @@ def generate_options(args: argparse.Namespace, gen) -> dict:
     """Backend options from the command line, named as ``gen.options`` names them."""
     accepted = tuple(getattr(gen, "options", ()))
     options: dict = {}
-    for cli_name, names in RENDER_OPTIONS.items():
+    for cli_name, name in RENDER_OPTIONS.items():
         value = getattr(args, cli_name)
         if value is None:
             continue
-        name = next((n for n in names if n in accepted), None)
-        if name is None:
+        if name not in accepted:
             raise ValueError(f"backend {gen.name!r} does not take --{cli_name.replace('_', '-')}")
         options[name] = value
     if args.instance:
         if "instance" not in accepted:
             raise ValueError(f"backend {gen.name!r} does not use instance maps (--instance)")
-        options["instance"] = read_instance(args.instance)
+        from synth.labels import read_instance_map
+
+        options["instance"] = read_instance_map(args.instance)
     return options
 
 

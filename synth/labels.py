@@ -3,6 +3,7 @@
 * :func:`to_labels` turns a painted image (PIL or ndarray; RGB, RGBA, L/P index, uint8/uint16) into
   an ``[H, W]`` id map. Exact paint colours map through a 2^24-entry lookup table; other colours
   (blended brush edges, JPEG, resampling) snap to the nearest paint colour within ``tolerance``.
+* :func:`palette` gives a :class:`LabelPalette`: a palette with ``to_labels``.
 * :func:`to_colors`, :func:`read_index_png`, :func:`write_index_png` go back and to disk.
 * :func:`one_hot`, :func:`instance_edges`, :func:`resize_labels`, :func:`snap_size` prepare model input.
 
@@ -12,7 +13,7 @@ Nothing here knows about a particular model; backends receive ids and a palette,
 from __future__ import annotations
 
 import io
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Literal
 
@@ -25,6 +26,9 @@ from palettes import load as load_palette
 #: Largest painted image accepted (pixels). 4096 x 4096 keeps the label map and its float one-hot
 #: tensors within a laptop's memory; larger paintings should be downscaled first.
 MAX_PIXELS = 4096 * 4096
+
+#: PIL modes read as ids (index PNGs), not as colours ("P" is read as colours when it holds a painting).
+INDEX_MODES = ("L", "P", "I;16", "I;16B", "I;16L", "I")
 
 #: Default RGB distance (Euclidean, 0..441) within which an off-palette colour snaps to its nearest
 #: paint colour. Blended edges between two colours sit at most half their distance away.
@@ -68,7 +72,7 @@ def _as_array(image, palette: Palette | None = None) -> tuple[np.ndarray, str]:
             if palette is not None and _is_colour_painting(image, palette):
                 return np.asarray(image.convert("RGB")), "rgb"
             return np.asarray(image), "index"
-        if mode in ("L", "I;16", "I;16B", "I;16L", "I"):
+        if mode in INDEX_MODES:
             return np.asarray(image), "index"
         if mode == "RGB":
             return np.asarray(image), "rgb"
@@ -266,6 +270,92 @@ def _nearest(colours: np.ndarray, palette: Palette) -> tuple[np.ndarray, np.ndar
     return row, np.sqrt(d2min.astype(np.float64))
 
 
+def _index_ids(arr: np.ndarray, palette: Palette) -> np.ndarray:
+    """Validate an index map (whole-number ids of ``palette``) and return it in ``palette.dtype``."""
+    if np.issubdtype(arr.dtype, np.floating):
+        if not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
+            raise ValueError("an index map must hold whole-number ids")
+    bad = ~palette.is_valid_id(arr)
+    if bad.any():
+        vals = np.unique(arr[bad])[:8].tolist()
+        raise ValueError(f"index map holds ids not in palette {palette.name!r}: {vals}")
+    return arr.astype(palette.dtype)
+
+
+def _fill_transparent(arr: np.ndarray, ids16: np.ndarray, fill: int) -> np.ndarray | None:
+    """Set the ids of RGBA pixels with alpha < 128 to ``fill``; their mask, or None when there are none."""
+    transparent = arr[..., 3] < 128
+    if not transparent.any():
+        return None
+    ids16[transparent] = fill
+    return transparent
+
+
+def _snap(
+    codes: np.ndarray, palette: Palette, tolerance: float, off_palette: OffPalette, fill: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    """Nearest paint colour of each off-palette colour code, searched once per distinct colour.
+
+    Returns ``(ucol, inverse, uid, dist, far, beyond)``: the distinct colours ``[U, 3]``, each code's
+    row among them, their ids (``fill`` beyond ``tolerance`` with ``off_palette="fill"``), distances,
+    whether beyond ``tolerance``, and how many codes are. Raises with ``off_palette="error"``.
+    """
+    uniq, inverse = np.unique(codes, return_inverse=True)
+    ucol = np.stack([(uniq >> 16) & 255, (uniq >> 8) & 255, uniq & 255], 1).astype(np.uint8)
+    idx, dist = _nearest(ucol, palette)
+    uid = palette.lut_ids[idx]
+    far = dist > tolerance
+    beyond = 0
+    if far.any():
+        beyond = int(np.count_nonzero(far[inverse]))
+        if off_palette == "error":
+            worst = ucol[dist.argmax()].tolist()
+            raise ValueError(
+                f"{beyond} pixels are beyond tolerance {tolerance:g} of every colour of palette "
+                f"{palette.name!r} (e.g. RGB {worst}, distance {dist.max():.0f})"
+            )
+        if off_palette == "fill":
+            uid = np.where(far, fill, uid)
+    return ucol, inverse, uid, dist, far, beyond
+
+
+def _snap_misses(
+    ids16: np.ndarray,
+    codes: np.ndarray,
+    miss: np.ndarray,
+    flat: np.ndarray,
+    palette: Palette,
+    *,
+    tolerance: float,
+    off_palette: OffPalette,
+    fill: int,
+    cleanup: bool,
+) -> tuple[int, int, int, float]:
+    """Give the ``miss`` pixels (no exact paint colour; flat indices ``flat``) of ``ids16`` their nearest
+    colour's id, in place.
+
+    With ``cleanup``, unsure fringe pixels then go to a confident neighbour's class (:func:`_cleanup`).
+    Returns ``(snapped, beyond, cleaned, max_distance)`` for the :class:`LabelReport`.
+    """
+    if not len(flat):
+        return 0, 0, 0, 0.0
+    ucol, inverse, uid, dist, far, beyond = _snap(np.take(codes, flat), palette, tolerance, off_palette, fill)
+    pix_dist = dist[inverse]
+    np.put(ids16, flat, uid[inverse])
+    snapped = len(flat) - (beyond if off_palette == "fill" else 0)
+    cleaned = 0
+    if cleanup:
+        unsure = pix_dist > CONFIDENT_DISTANCE
+        if off_palette == "fill":
+            unsure &= ~far[inverse]
+        sel = np.flatnonzero(unsure)
+        if len(sel):
+            confident = ~miss
+            np.put(confident, flat, pix_dist <= CONFIDENT_DISTANCE)
+            cleaned = _cleanup(ids16, confident, flat[sel], ucol[inverse[sel]], palette)
+    return snapped, beyond, cleaned, float(dist.max())
+
+
 def to_labels(
     image,
     palette: Palette | str,
@@ -304,69 +394,47 @@ def to_labels(
     arr, kind = _as_array(image, palette)
     _check_size(arr.shape)
     h, w = arr.shape[:2]
-
     if kind == "index":
-        if np.issubdtype(arr.dtype, np.floating):
-            if not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
-                raise ValueError("an index map must hold whole-number ids")
-        bad = ~palette.is_valid_id(arr)
-        if bad.any():
-            vals = np.unique(arr[bad])[:8].tolist()
-            raise ValueError(f"index map holds ids not in palette {palette.name!r}: {vals}")
-        ids = arr.astype(palette.dtype)
-        report = LabelReport(h * w, h * w, 0, 0, 0, 0, 0.0)
-        return (ids, report) if return_report else ids
+        ids = _index_ids(arr, palette)
+        return (ids, LabelReport(h * w, h * w, 0, 0, 0, 0, 0.0)) if return_report else ids
 
     codes = _pack(arr)
     ids16 = np.take(_lut(palette), codes)  # take: faster than fancy indexing on a large table
-    transparent = None
-    if kind == "rgba":
-        transparent = arr[..., 3] < 128
-        if transparent.any():
-            ids16[transparent] = fill
-        else:
-            transparent = None
+    transparent = _fill_transparent(arr, ids16, fill) if kind == "rgba" else None
     miss = ids16 == _MISS
     flat = np.flatnonzero(miss)  # flat indices: much cheaper than (ys, xs) pairs
-    n_miss = len(flat)
-    beyond = snapped_n = cleaned = 0
-    max_d = 0.0
-    if n_miss:
-        uniq, inverse = np.unique(np.take(codes, flat), return_inverse=True)
-        ucol = np.stack([(uniq >> 16) & 255, (uniq >> 8) & 255, uniq & 255], 1).astype(np.uint8)
-        idx, dist = _nearest(ucol, palette)
-        uid = palette.lut_ids[idx]
-        far = dist > tolerance
-        if far.any():
-            beyond = int(np.count_nonzero(far[inverse]))
-            if off_palette == "error":
-                worst = ucol[dist.argmax()].tolist()
-                raise ValueError(
-                    f"{beyond} pixels are beyond tolerance {tolerance:g} of every colour of palette "
-                    f"{palette.name!r} (e.g. RGB {worst}, distance {dist.max():.0f})"
-                )
-            if off_palette == "fill":
-                uid = np.where(far, fill, uid)
-        max_d = float(dist.max())
-        pix_dist = dist[inverse]
-        np.put(ids16, flat, uid[inverse])
-        snapped_n = n_miss - (beyond if off_palette == "fill" else 0)
-        if cleanup:
-            unsure = pix_dist > CONFIDENT_DISTANCE
-            if off_palette == "fill":
-                unsure &= ~far[inverse]
-            sel = np.flatnonzero(unsure)
-            if len(sel):
-                confident = ~miss
-                np.put(confident, flat, pix_dist <= CONFIDENT_DISTANCE)
-                cleaned = _cleanup(ids16, confident, flat[sel], ucol[inverse[sel]], palette)
+    snapped, beyond, cleaned, max_d = _snap_misses(
+        ids16, codes, miss, flat, palette, tolerance=tolerance, off_palette=off_palette, fill=fill, cleanup=cleanup
+    )
     ids = ids16.astype(palette.dtype)
-    if return_report:
-        n_tr = 0 if transparent is None else int(np.count_nonzero(transparent))
-        exact = h * w - n_miss - n_tr
-        report = LabelReport(h * w, exact, snapped_n, beyond, cleaned, n_tr, round(max_d, 2))
-        return ids, report
-    return ids
+    if not return_report:
+        return ids
+    n_tr = 0 if transparent is None else int(np.count_nonzero(transparent))
+    exact = h * w - len(flat) - n_tr
+    return ids, LabelReport(h * w, exact, snapped, beyond, cleaned, n_tr, round(max_d, 2))
+
+
+class LabelPalette(Palette):
+    """A :class:`~palettes.Palette` that also reads paint: ``pal.to_labels(image)`` (what :func:`palette` returns)."""
+
+    def to_labels(self, image, **kwargs) -> np.ndarray:
+        """Painted image -> ``[H, W]`` label ids. See :func:`to_labels` for the keyword arguments."""
+        return to_labels(image, self, **kwargs)
+
+
+_PALETTES: dict[str, LabelPalette] = {}
+
+
+def palette(name: str | Palette) -> LabelPalette:
+    """The palette ``name`` (one of :data:`palettes.NAMES`) as a :class:`LabelPalette` (cached)."""
+    base = load_palette(name)
+    if isinstance(base, LabelPalette):
+        return base
+    cached = _PALETTES.get(base.name)
+    if cached is None or cached.names != base.names:  # a custom palette under a built-in name is not cached
+        cached = LabelPalette(**{f.name: getattr(base, f.name) for f in fields(base)})
+        _PALETTES.setdefault(base.name, cached)
+    return cached
 
 
 def _cleanup(ids16, confident, flat, colours, palette, radius: int = 2) -> int:
@@ -419,16 +487,7 @@ def _cleanup(ids16, confident, flat, colours, palette, radius: int = 2) -> int:
 
 def to_colors(ids, palette: Palette | str, *, trained: bool = False) -> np.ndarray:
     """``[H, W]`` ids -> ``[H, W, 3]`` uint8 colours (paint colours, or ``trained=True`` colours)."""
-    palette = load_palette(palette)
-    ids = np.asarray(ids)
-    if ids.ndim != 2:
-        raise ValueError(f"expected an [H, W] id map, got shape {ids.shape}")
-    if not np.issubdtype(ids.dtype, np.integer):
-        raise ValueError(f"ids must be integers, got {ids.dtype}")
-    bad = ~palette.is_valid_id(ids)
-    if bad.any():
-        raise ValueError(f"ids not in palette {palette.name!r}: {np.unique(ids[bad])[:8].tolist()}")
-    return palette.colour_table(trained=trained)[ids]
+    return load_palette(palette).to_colors(ids, trained=trained)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -460,7 +519,7 @@ def write_index_png(ids: np.ndarray, path_or_file, palette: Palette | str | None
 def read_index_png(path_or_file, palette: Palette | str | None = None) -> np.ndarray:
     """Read an index PNG (8-bit L/P or 16-bit) as ids; validated against ``palette`` when given."""
     img = open_image(path_or_file) if isinstance(path_or_file, (str, Path, bytes)) else Image.open(path_or_file)
-    if img.mode not in ("P", "L", "I;16", "I;16B", "I;16L", "I"):
+    if img.mode not in INDEX_MODES:
         raise ValueError(f"not an index PNG (mode {img.mode!r}); use to_labels for colour maps")
     arr = np.asarray(img)
     if palette is not None:
@@ -470,6 +529,14 @@ def read_index_png(path_or_file, palette: Palette | str | None = None) -> np.nda
 
 # --------------------------------------------------------------------------------------------------
 # ids -> tensors
+
+
+def read_instance_map(path: str | Path) -> np.ndarray:
+    """An instance map file -> ``[H, W]`` int64 instance ids (index PNG values, or one id per colour)."""
+    img = open_image(path)
+    if img.mode in INDEX_MODES:
+        return np.asarray(img).astype(np.int64)
+    return _pack(np.asarray(img.convert("RGB"))).astype(np.int64)
 
 
 def one_hot(

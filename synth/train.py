@@ -25,9 +25,11 @@ import dataclasses
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 
+from palettes import Palette
 from palettes import load as load_palette
 from synth.commands import parse_size
 from synth.data import BASE_SIZES, augment, load_split, to_model_size
@@ -117,7 +119,7 @@ def pick_train_device(name: str) -> torch.device:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.segmenter:
-        from synth.segment import train_segmenter
+        from synth.segmenters.training import train_segmenter
 
         steps = args.steps if args.steps != 20000 else 2000
         path = train_segmenter(
@@ -158,7 +160,7 @@ def _load_fp16(module: torch.nn.Module, path: Path) -> dict:
     return {k: json.loads(v) for k, v in meta.items() if k != "format"}
 
 
-def _start_profiler(dev: torch.device):
+def _start_profiler(dev: torch.device) -> Any:
     from torch.profiler import ProfilerActivity, profile
 
     acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if dev.type == "cuda" else [])
@@ -167,7 +169,7 @@ def _start_profiler(dev: torch.device):
     return prof
 
 
-def _write_profile(prof, path: Path, steps: int, dev: torch.device) -> None:
+def _write_profile(prof: Any, path: Path, steps: int, dev: torch.device) -> None:
     """Stop the profiler and write its table; a profiler problem never stops the training."""
     try:
         if dev.type == "cuda":
@@ -180,7 +182,240 @@ def _write_profile(prof, path: Path, steps: int, dev: torch.device) -> None:
         path.write_text(f"profile failed: {e!r}\n")
 
 
-def train(args) -> int:
+@dataclasses.dataclass
+class _Paths:
+    """The files of a run folder."""
+
+    out: Path
+    ema: Path  # <palette>.safetensors: the EMA generator, what ships
+    ckpt: Path  # ckpt.pt: full precision + optimiser state
+    g: Path  # resume-G.safetensors
+    d: Path  # resume-D.safetensors
+
+    @classmethod
+    def of(cls, out: Path, palette: str) -> _Paths:
+        return cls(
+            out,
+            out / f"{palette}.safetensors",
+            out / "ckpt.pt",
+            out / "resume-G.safetensors",
+            out / "resume-D.safetensors",
+        )
+
+    def sample(self, step: int) -> Path:
+        """The sample sheet of ``step``."""
+        return self.out / "samples" / f"step_{step:06d}.png"
+
+
+@dataclasses.dataclass
+class _Models:
+    """The generator, its EMA copy, the discriminator and their optimisers."""
+
+    G: DaubGenerator
+    G_ema: DaubGenerator
+    D: SegDiscriminator
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+
+    def state(self) -> dict[str, torch.nn.Module | torch.optim.Optimizer]:
+        """Everything ``ckpt.pt`` holds a state dict of, by its key there."""
+        return {"G": self.G, "D": self.D, "G_ema": self.G_ema, "opt_g": self.opt_g, "opt_d": self.opt_d}
+
+
+class _Clock:
+    """Training minutes so far, those of the runs resumed from included."""
+
+    def __init__(self, elapsed: float):
+        self.elapsed, self.t0 = elapsed, time.time()
+
+    def minutes(self) -> float:
+        return (self.elapsed + time.time() - self.t0) / 60
+
+
+def _config(
+    args: argparse.Namespace, palette: Palette, size: tuple[int, int], paths: _Paths, from_files: bool
+) -> DaubConfig:
+    """The generator architecture: the resumed run's (at ``size``), else the one the flags describe."""
+    if args.resume:
+        missing = [p.name for p in (paths.ema, paths.d) if not p.is_file() and (from_files or p == paths.ema)]
+        if missing:
+            raise FileNotFoundError(f"--resume: no checkpoint in {paths.out} (missing {', '.join(missing)})")
+        # the architecture the run started with (architecture flags of this call are ignored)
+        return dataclasses.replace(load_weights(paths.ema).config, default_size=size)
+    return DaubConfig(
+        palette=palette.name,
+        label_nc=palette.num_classes + (1 if palette.dontcare is not None else 0),
+        default_size=size,
+        z_dim=args.z_dim,
+        noise_3d=True,
+        upsample="bilinear",
+        head=args.head,
+        head_layers=args.head_layers,
+        pixel_noise=not args.no_pixel_noise,
+        padding=args.padding,
+    )
+
+
+def _build_models(cfg: DaubConfig, num_classes: int, args: argparse.Namespace, dev: torch.device) -> _Models:
+    """Fresh models on ``dev`` (channels_last; the EMA a copy of the generator) and their Adam optimisers."""
+    G, G_ema = DaubGenerator(cfg), DaubGenerator(cfg).eval()
+    D = SegDiscriminator(num_classes, tuple(int(c) for c in args.d_channels.split(",")))
+    G_ema.load_state_dict(G.state_dict())
+    for m in (G, D, G_ema):
+        m.to(dev, memory_format=torch.channels_last)
+    G_ema.requires_grad_(False)
+    opt_g = torch.optim.Adam(G.parameters(), lr=args.lr_g, betas=(0.0, 0.999))
+    opt_d = torch.optim.Adam(D.parameters(), lr=args.lr_d, betas=(0.0, 0.999))
+    return _Models(G, G_ema, D, opt_g, opt_d)
+
+
+def _resume(m: _Models, paths: _Paths, dev: torch.device, from_files: bool, reset_ema: bool) -> tuple[int, float]:
+    """Load ``ckpt.pt``, or with ``from_files`` the fp16 resume files, into ``m``; the step and elapsed seconds."""
+    if not from_files:
+        ck = torch.load(paths.ckpt, weights_only=True, map_location=dev)
+        for k, obj in m.state().items():
+            obj.load_state_dict(ck[k])
+        step, elapsed = int(ck["step"]), float(ck.get("elapsed", 0.0))
+    else:  # fp16 weights only: Adam restarts (beta1 = 0, so only its 2nd moment is rebuilt)
+        m.G_ema.load_state_dict(load_weights(paths.ema).state_dict())
+        if paths.g.is_file():
+            _load_fp16(m.G, paths.g)
+        else:  # the EMA weights stand in for the raw generator (what a GPU job brings back)
+            m.G.load_state_dict(m.G_ema.state_dict())
+        meta = _load_fp16(m.D, paths.d)
+        step, elapsed = int(meta["step"]), float(meta.get("elapsed", 0.0))
+    if reset_ema:
+        m.G_ema.load_state_dict(m.G.state_dict())
+    print(f"resumed at step {step} ({'ckpt.pt' if not from_files else 'fp16 resume files'})")
+    return step, elapsed
+
+
+def _save(m: _Models, paths: _Paths, step: int, clock: _Clock, dev: torch.device, args: argparse.Namespace) -> None:
+    """Write ``ckpt.pt`` (atomically), the EMA weights and the fp16 resume files."""
+    info = {"steps": step, "minutes": round(clock.minutes(), 1), "device": str(dev), "recipe": vars(args)}
+    ck = {k: obj.state_dict() for k, obj in m.state().items()}
+    torch.save({**ck, "step": step, "elapsed": clock.minutes() * 60, "config": vars(args)}, paths.out / "ckpt.tmp")
+    (paths.out / "ckpt.tmp").replace(paths.ckpt)
+    save_weights(m.G_ema, paths.ema, info=info)
+    meta = {"step": step, "elapsed": clock.minutes() * 60}
+    _save_fp16(m.G, paths.g, meta)
+    _save_fp16(m.D, paths.d, meta)
+
+
+def _sample(
+    G_ema: DaubGenerator,
+    val: tuple[torch.Tensor, torch.Tensor],
+    size: tuple[int, int],
+    palette: Palette,
+    dev: torch.device,
+    amp: dict,
+    path: Path,
+) -> None:
+    """Contact sheet of the validation ``(photos, labels)`` and three seeds of ``G_ema`` into ``path``."""
+    vp, vl = to_model_size(*val, size)
+    seg = one_hot(vl, palette).to(dev).contiguous(memory_format=torch.channels_last)
+    fakes = []
+    for k in range(3):  # seeds 0, 1, 2 exactly as synth.load(...)(ids, seed=k) draws them
+        z, noise = seed_inputs(G_ema, k, size[1], size[0])
+        noise = [m.expand(len(vl), -1, -1, -1).to(dev) for m in noise]
+        with torch.inference_mode(), torch.autocast(**amp):
+            fakes.append(to_pil(G_ema(seg, z.to(dev).expand(len(vl), -1), noise).float().cpu()))
+    from synth.evaluate import contact_sheet
+
+    rows = [(vl[i].numpy().astype(palette.dtype), vp[i], [f[i] for f in fakes]) for i in range(len(vl))]
+    contact_sheet(rows, palette).save(path)
+
+
+def _profile_tick(profiler: Any, done: int, steps: int, dev: torch.device, path: Path) -> Any:
+    """Start the profiler after 5 warm-up steps (``done`` this call) and write it ``steps`` later; the profiler."""
+    if steps and done == 5:
+        try:
+            profiler = _start_profiler(dev)
+        except Exception as e:  # noqa: BLE001 - diagnostics only, never stop the training
+            path.write_text(f"profiler did not start: {e!r}\n")
+    if profiler is not None and done == 5 + steps:
+        _write_profile(profiler, path, steps, dev)
+        profiler = None
+    return profiler
+
+
+def _batch(
+    photos: torch.Tensor, labels: torch.Tensor, palette: Palette, size: tuple[int, int], n: int, gen: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` random augmented training pairs at ``size``: the photos and the one-hot labels, channels_last."""
+    dev = photos.device
+    idx = torch.randint(0, len(photos), (n,), generator=gen)
+    real, lab = augment(photos[idx.to(dev)], labels[idx.to(dev)], size, gen)
+    seg = one_hot(lab, palette).contiguous(memory_format=torch.channels_last)
+    return real.contiguous(memory_format=torch.channels_last), seg
+
+
+def _train_step(
+    m: _Models,
+    real: torch.Tensor,
+    seg: torch.Tensor,
+    z: torch.Tensor,
+    num_classes: int,
+    labelmix: float,
+    amp: dict,
+    gen: torch.Generator,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One generator then one discriminator update; the losses ``(g, d_fake, d_real, labelmix)``."""
+    # generator: every pixel of the fake should be segmented as its own class (class-balanced)
+    m.D.requires_grad_(False)
+    with torch.autocast(**amp):
+        fake = m.G(seg, z)
+        loss_g = d_real_loss(m.D(fake), seg, num_classes)
+    m.opt_g.zero_grad(set_to_none=True)
+    loss_g.backward()
+    m.opt_g.step()
+    m.D.requires_grad_(True)
+    # discriminator: real pixels -> their class, fake pixels -> "fake", LabelMix consistency
+    with torch.autocast(**amp):
+        fake = fake.detach()
+        d_fake, d_real = m.D(fake), m.D(real)
+        loss_fake, loss_real = d_fake_loss(d_fake), d_real_loss(d_real, seg, num_classes)
+        mask = labelmix_mask(seg, gen)
+        d_mixed = m.D(mask * real + (1 - mask) * fake)
+        loss_lm = labelmix_loss(d_mixed, d_real, d_fake, mask)
+        loss_d = loss_fake + loss_real + labelmix * loss_lm
+    m.opt_d.zero_grad(set_to_none=True)
+    loss_d.backward()
+    m.opt_d.step()
+    return loss_g, loss_fake, loss_real, loss_lm
+
+
+def _update_ema(m: _Models, ema: float, step: int) -> None:
+    """Move the EMA weights towards the generator's (a shorter memory over the first steps)."""
+    with torch.no_grad():
+        decay = min(ema, (1 + step) / (10 + step))
+        torch._foreach_lerp_(list(m.G_ema.parameters()), list(m.G.parameters()), 1 - decay)
+
+
+def _log_record(
+    step: int,
+    size: tuple[int, int],
+    losses: tuple[torch.Tensor, ...],
+    minutes: float,
+    images: int,
+    since: tuple[int, float],
+) -> dict:
+    """One ``log.jsonl`` line; the speed counts ``images`` per step since ``since`` = ``(step, time)``."""
+    loss_g, loss_fake, loss_real, loss_lm = losses
+    return {
+        "step": step,
+        "res": f"{size[0]}x{size[1]}",
+        "g": round(float(loss_g), 4),
+        "d_fake": round(float(loss_fake), 4),
+        "d_real": round(float(loss_real), 4),
+        "labelmix": round(float(loss_lm), 4),
+        "min": round(minutes, 2),
+        "img_per_s": round(images * (step - since[0]) / (time.time() - since[1]), 1),
+    }
+
+
+def train(args: argparse.Namespace) -> int:
+    """Train the embedded generator as ``args`` (of :func:`build_parser`) say."""
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -188,160 +423,45 @@ def train(args) -> int:
     torch.backends.cudnn.benchmark = True  # two input sizes per run: autotune the convolutions once
     palette = load_palette(args.palette)
     size = parse_size(args.size) if args.size else (256, 192) if args.palette == "landscape" else (256, 256)
-    out = Path(args.out)
-    (out / "samples").mkdir(parents=True, exist_ok=True)
+    paths = _Paths.of(Path(args.out), palette.name)
+    (paths.out / "samples").mkdir(parents=True, exist_ok=True)
     photos, labels, _ = load_split(args.dataset, "train", BASE_SIZES[args.palette])
     photos, labels = photos.to(dev), labels.to(dev)  # the whole split on the device, as uint8
-    vphotos, vlabels, _ = load_split(args.dataset, "val", BASE_SIZES[args.palette], limit=4)
-    label_nc = palette.num_classes + (1 if palette.dontcare is not None else 0)
-    ema_path, ckpt_path = out / f"{palette.name}.safetensors", out / "ckpt.pt"
-    g_path, d_path = out / "resume-G.safetensors", out / "resume-D.safetensors"
-    from_files = args.resume and not ckpt_path.is_file()
-    if args.resume:
-        missing = [p.name for p in (ema_path, d_path) if not p.is_file() and (from_files or p == ema_path)]
-        if missing:
-            raise FileNotFoundError(f"--resume: no checkpoint in {out} (missing {', '.join(missing)})")
-        # the architecture the run started with (architecture flags of this call are ignored)
-        cfg = dataclasses.replace(load_weights(ema_path).config, default_size=size)
-    else:
-        cfg = DaubConfig(
-            palette=palette.name,
-            label_nc=label_nc,
-            default_size=size,
-            z_dim=args.z_dim,
-            noise_3d=True,
-            upsample="bilinear",
-            head=args.head,
-            head_layers=args.head_layers,
-            pixel_noise=not args.no_pixel_noise,
-            padding=args.padding,
-        )
-    G, G_ema = DaubGenerator(cfg), DaubGenerator(cfg).eval()
-    D = SegDiscriminator(palette.num_classes, tuple(int(c) for c in args.d_channels.split(",")))
-    G_ema.load_state_dict(G.state_dict())
-    for m in (G, D, G_ema):
-        m.to(dev, memory_format=torch.channels_last)
-    G_ema.requires_grad_(False)
-    opt_g = torch.optim.Adam(G.parameters(), lr=args.lr_g, betas=(0.0, 0.999))
-    opt_d = torch.optim.Adam(D.parameters(), lr=args.lr_d, betas=(0.0, 0.999))
-    step, elapsed0 = 0, 0.0
-    if args.resume and not from_files:
-        ck = torch.load(ckpt_path, weights_only=True, map_location=dev)
-        for m, k in ((G, "G"), (D, "D"), (G_ema, "G_ema"), (opt_g, "opt_g"), (opt_d, "opt_d")):
-            m.load_state_dict(ck[k])
-        step, elapsed0 = int(ck["step"]), float(ck.get("elapsed", 0.0))
-    elif from_files:  # fp16 weights only: Adam restarts (beta1 = 0, so only its 2nd moment is rebuilt)
-        G_ema.load_state_dict(load_weights(ema_path).state_dict())
-        if g_path.is_file():
-            _load_fp16(G, g_path)
-        else:  # the EMA weights stand in for the raw generator (what a GPU job brings back)
-            G.load_state_dict(G_ema.state_dict())
-        meta = _load_fp16(D, d_path)
-        step, elapsed0 = int(meta["step"]), float(meta.get("elapsed", 0.0))
-    if args.resume:
-        if args.reset_ema:
-            G_ema.load_state_dict(G.state_dict())
-        print(f"resumed at step {step} ({'ckpt.pt' if not from_files else 'fp16 resume files'})")
+    val = load_split(args.dataset, "val", BASE_SIZES[args.palette], limit=4)[:2]
+    from_files = args.resume and not paths.ckpt.is_file()
+    cfg = _config(args, palette, size, paths, from_files)
+    m = _build_models(cfg, palette.num_classes, args, dev)
+    step, elapsed = _resume(m, paths, dev, from_files, args.reset_ema) if args.resume else (0, 0.0)
     gen = torch.Generator().manual_seed(args.seed + step)
     amp = dict(device_type=dev.type, dtype=torch.bfloat16, enabled=not args.no_bf16)
-    log = open(out / "log.jsonl", "a")
-    t0 = time.time()
-
-    def minutes() -> float:
-        return (elapsed0 + time.time() - t0) / 60
-
-    def save():
-        info = {"steps": step, "minutes": round(minutes(), 1), "device": str(dev), "recipe": vars(args)}
-        state = {"G": G, "D": D, "G_ema": G_ema, "opt_g": opt_g, "opt_d": opt_d}
-        ck = {k: m.state_dict() for k, m in state.items()}
-        torch.save({**ck, "step": step, "elapsed": minutes() * 60, "config": vars(args)}, out / "ckpt.tmp")
-        (out / "ckpt.tmp").replace(ckpt_path)
-        save_weights(G_ema, ema_path, info=info)
-        meta = {"step": step, "elapsed": minutes() * 60}
-        _save_fp16(G, g_path, meta)
-        _save_fp16(D, d_path, meta)
-
-    def sample():
-        vp, vl = to_model_size(vphotos, vlabels, size)
-        seg = one_hot(vl, palette).to(dev).contiguous(memory_format=torch.channels_last)
-        fakes = []
-        for k in range(3):  # seeds 0, 1, 2 exactly as synth.load(...)(ids, seed=k) draws them
-            z, noise = seed_inputs(G_ema, k, size[1], size[0])
-            noise = [m.expand(len(vl), -1, -1, -1).to(dev) for m in noise]
-            with torch.inference_mode(), torch.autocast(**amp):
-                fakes.append(to_pil(G_ema(seg, z.to(dev).expand(len(vl), -1), noise).float().cpu()))
-        from synth.evaluate import contact_sheet
-
-        rows = [(vl[i].numpy().astype(palette.dtype), vp[i], [f[i] for f in fakes]) for i in range(len(vl))]
-        contact_sheet(rows, palette).save(out / "samples" / f"step_{step:06d}.png")
-
+    log = open(paths.out / "log.jsonl", "a")
+    clock = _Clock(elapsed)
     from tqdm import tqdm
 
     profiler, first_step, last_log = None, step, (step, time.time())
     bar = tqdm(total=args.steps, initial=step, desc=f"train {palette.name}", dynamic_ncols=True, mininterval=10)
-    while step < args.steps and not (args.minutes and minutes() > args.minutes):
-        if args.profile and step == first_step + 5:
-            try:
-                profiler = _start_profiler(dev)
-            except Exception as e:  # noqa: BLE001 - diagnostics only, never stop the training
-                (out / "profile.txt").write_text(f"profiler did not start: {e!r}\n")
-        if profiler is not None and step == first_step + 5 + args.profile:
-            _write_profile(profiler, out / "profile.txt", args.profile, dev)
-            profiler = None
-        full = step >= args.lowres_steps or (args.minutes and minutes() > args.lowres_fraction * args.minutes)
+    while step < args.steps and not (args.minutes and clock.minutes() > args.minutes):
+        profiler = _profile_tick(profiler, step - first_step, args.profile, dev, paths.out / "profile.txt")
+        full = step >= args.lowres_steps or (args.minutes and clock.minutes() > args.lowres_fraction * args.minutes)
         cur = size if full else (size[0] // 2, size[1] // 2)
-        idx = torch.randint(0, len(photos), (args.batch_full if full else args.batch,), generator=gen)
-        real, lab = augment(photos[idx.to(dev)], labels[idx.to(dev)], cur, gen)
-        seg = one_hot(lab, palette).contiguous(memory_format=torch.channels_last)
-        real = real.contiguous(memory_format=torch.channels_last)
+        real, seg = _batch(photos, labels, palette, cur, args.batch_full if full else args.batch, gen)
         z = noise_map(seg, cfg.z_dim, args.region_noise, gen)
-        # generator: every pixel of the fake should be segmented as its own class (class-balanced)
-        D.requires_grad_(False)
-        with torch.autocast(**amp):
-            fake = G(seg, z)
-            loss_g = d_real_loss(D(fake), seg, palette.num_classes)
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        opt_g.step()
-        D.requires_grad_(True)
-        # discriminator: real pixels -> their class, fake pixels -> "fake", LabelMix consistency
-        with torch.autocast(**amp):
-            fake = fake.detach()
-            d_fake, d_real = D(fake), D(real)
-            loss_fake, loss_real = d_fake_loss(d_fake), d_real_loss(d_real, seg, palette.num_classes)
-            mask = labelmix_mask(seg, gen)
-            d_mixed = D(mask * real + (1 - mask) * fake)
-            loss_lm = labelmix_loss(d_mixed, d_real, d_fake, mask)
-            loss_d = loss_fake + loss_real + args.labelmix * loss_lm
-        opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        opt_d.step()
-        with torch.no_grad():
-            decay = min(args.ema, (1 + step) / (10 + step))
-            torch._foreach_lerp_(list(G_ema.parameters()), list(G.parameters()), 1 - decay)
+        losses = _train_step(m, real, seg, z, palette.num_classes, args.labelmix, amp, gen)
+        _update_ema(m, args.ema, step)
         step += 1
         bar.update(1)
         if step % 25 == 0 or step == first_step + 1:  # first step too: a broken run shows at once
-            rec = {
-                "step": step,
-                "res": f"{cur[0]}x{cur[1]}",
-                "g": round(float(loss_g), 4),
-                "d_fake": round(float(loss_fake), 4),
-                "d_real": round(float(loss_real), 4),
-                "labelmix": round(float(loss_lm), 4),
-                "min": round(minutes(), 2),
-                "img_per_s": round(len(real) * (step - last_log[0]) / (time.time() - last_log[1]), 1),
-            }
+            rec = _log_record(step, cur, losses, clock.minutes(), len(real), last_log)
             last_log = (step, time.time())
             log.write(json.dumps(rec) + "\n")
             log.flush()
             bar.set_postfix(g=rec["g"], d_real=rec["d_real"], d_fake=rec["d_fake"])
         if step % args.ckpt_every == 0:
-            save()
+            _save(m, paths, step, clock, dev, args)
         if step % args.sample_every == 0:
-            sample()
-    save()
-    sample()
+            _sample(m.G_ema, val, size, palette, dev, amp, paths.sample(step))
+    _save(m, paths, step, clock, dev, args)
+    _sample(m.G_ema, val, size, palette, dev, amp, paths.sample(step))
     bar.close()
-    print(f"done at step {step} ({minutes():.1f} min); weights: {ema_path}")
+    print(f"done at step {step} ({clock.minutes():.1f} min); weights: {paths.ema}")
     return 0

@@ -48,19 +48,18 @@ SKY, TREE, WATER, MOUNTAIN = (PAL.id_of(n) for n in ("sky", "tree", "water", "mo
 
 @pytest.fixture(scope="module")
 def fake():
-    from ui_app import register_fake, unregister_fake
+    from conftest import fake_slow_backend
 
-    gen = register_fake(step_seconds=0.4)  # a slow backend: Render button and progress per step
-    yield gen
-    unregister_fake()
+    yield from fake_slow_backend(step_seconds=0.4)  # a slow backend: Render button and progress per step
 
 
 @pytest.fixture(scope="module")
 def app_url(fake):
     from ui_app import launch
 
-    from synth.render import Studio
-    from synth.ui import CSS, build
+    from synth.app import build
+    from synth.studio import Studio
+    from synth.ui import CSS
 
     demo = build(model="landscape", studio=Studio())
     url = launch(demo, css=CSS)

@@ -21,7 +21,8 @@ pytest.importorskip("transformers")
 import tiny_diffusion as tiny  # noqa: E402
 
 import synth  # noqa: E402
-from synth.generators import availability, controlnet, upernet  # noqa: E402
+from synth.generators import availability, controlnet  # noqa: E402
+from synth.segmenters import upernet  # noqa: E402
 
 STEPS = 2
 

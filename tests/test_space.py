@@ -43,8 +43,9 @@ def test_space_folder_has_app_packages_weights_and_metadata(space):
         "app.py",
         "requirements.txt",
         "README.md",
-        "synth/ui.py",
-        "synth/render.py",
+        "synth/app.py",
+        "synth/ui/layout.py",
+        "synth/studio.py",
         "palettes/landscape.json",
         "synth/examples/landscape/lake.png",
     ):

@@ -10,8 +10,9 @@ import torch
 from PIL import Image
 from torch import nn
 
+from synth.convert import main as convert_main
 from synth.generators import availability, spade
-from synth.generators.spade import SPADENet, SpectralNormConv2d
+from synth.nets.spade import SPADENet, SpectralNormConv2d
 
 REF = "reference/spade"
 
@@ -171,9 +172,9 @@ def test_seed_has_no_effect(coco):
 
 def test_convert_roundtrip_and_metadata(tmp_path, cityscapes_pth, capsys):
     out, half = tmp_path / "city.safetensors", tmp_path / "city16.safetensors"
-    assert spade.convert_main([str(cityscapes_pth), str(out)]) == 0
+    assert convert_main([str(cityscapes_pth), str(out)]) == 0
     assert "num_upsampling_layers=more" in capsys.readouterr().out
-    assert spade.convert_main([str(cityscapes_pth), str(half), "--half"]) == 0
+    assert convert_main([str(cityscapes_pth), str(half), "--half"]) == 0
     from safetensors import safe_open
 
     with safe_open(str(out), framework="pt") as f:
@@ -195,10 +196,10 @@ def test_convert_roundtrip_and_metadata(tmp_path, cityscapes_pth, capsys):
 def test_convert_needs_upsampling_for_unknown_models(tmp_path):
     src = tiny_official(tmp_path / "odd.pth", 13)
     with pytest.raises(ValueError, match="--num-upsampling-layers"):
-        spade.convert_main([str(src), str(tmp_path / "odd.safetensors")])
-    assert spade.convert_main([str(src), str(tmp_path / "odd.safetensors"), "--num-upsampling-layers", "normal"]) == 0
+        convert_main([str(src), str(tmp_path / "odd.safetensors")])
+    assert convert_main([str(src), str(tmp_path / "odd.safetensors"), "--num-upsampling-layers", "normal"]) == 0
     with pytest.raises(ValueError, match="must end in .safetensors"):
-        spade.convert_main([str(src), str(tmp_path / "odd.pt")])
+        convert_main([str(src), str(tmp_path / "odd.pt")])
 
 
 # -- bad checkpoints ---------------------------------------------------------------------------------

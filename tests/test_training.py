@@ -15,7 +15,10 @@ from safetensors import safe_open
 import synth
 from synth.data import augment, find_pairs, load_split
 from synth.generators.embedded import load_weights
-from synth.segment import Segmenter, SegNet, load_segmenter, train_segmenter
+from synth.nets.segnet import SegNet
+from synth.segmenters import load_segmenter
+from synth.segmenters.small import Segmenter
+from synth.segmenters.training import train_segmenter
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +140,7 @@ def test_segmenter_training_ends_on_time(tiny_dataset, tmp_path):
 
 
 def test_one_cycle_lr_warms_up_then_anneals():
-    from synth.segment import one_cycle_lr
+    from synth.segmenters.training import one_cycle_lr
 
     lrs = [one_cycle_lr(p / 100, 1.0) for p in range(101)]
     assert lrs[0] == pytest.approx(1 / 25) and lrs[30] == pytest.approx(1.0) and lrs[100] == pytest.approx(1e-4)
@@ -191,7 +194,7 @@ def test_eval_compares_weights_against_one_real_side(shared_dir, tmp_path):
     """Two weights files scored against the same judged photos; a foreign judge file is refused."""
     from synth.evaluate import evaluate, reference
     from synth.generators.embedded import weights_path
-    from synth.segment import WEIGHTS_DIR
+    from synth.segmenters.small import WEIGHTS_DIR
 
     judge = WEIGHTS_DIR / "seg-facades.safetensors"
     ref = reference("facades", shared_dir / "datasets" / "facades", judge=judge, limit=2, size=(256, 256))

@@ -1,63 +1,19 @@
-"""Helpers for the web-demo tests: a fake slow backend and an in-process app launch on a free port."""
+"""Helpers for the web-demo tests: an in-process app launch on a free port, index PNGs, a sample map
+and a fake photo segmenter."""
 
 from __future__ import annotations
 
 import socket
-import sys
 import time
-import types
 import urllib.request
 
 import numpy as np
 from PIL import Image
 
 from palettes import load as load_palette
-from synth.generators import BACKENDS
-from synth.generators.base import BaseGenerator, SizeRule
 
-FAKE = "fake-slow"
-
-
-class FakeSlowGenerator(BaseGenerator):
-    """A stand-in for a diffusion backend: takes prompt/steps/callback and reports every step."""
-
-    name = FAKE
-    options = ("prompt", "steps", "callback")
-
-    def __init__(self, step_seconds: float = 0.05):
-        self.step_seconds = step_seconds
-        self.palette = load_palette("landscape")
-        self.size_rule = SizeRule(multiple=32, default=(256, 192))
-        self.calls: list[dict] = []
-
-    @property
-    def device(self):
-        return "cpu"
-
-    def _generate(self, ids, seeds, prompt="", steps=8, callback=None):
-        self.calls.append({"prompt": prompt, "steps": steps, "shape": ids.shape})
-        for k in range(1, int(steps) + 1):
-            time.sleep(self.step_seconds)
-            if callback is not None:
-                callback(k, int(steps), None)
-        h, w = ids.shape
-        return [Image.new("RGB", (w, h), (seed % 256, 40, 200)) for seed in seeds]
-
-
-def register_fake(step_seconds: float = 0.05) -> FakeSlowGenerator:
-    """Put ``fake-slow`` into ``BACKENDS`` (undo with :func:`unregister_fake`); returns the instance it loads."""
-    gen = FakeSlowGenerator(step_seconds)
-    mod = types.ModuleType("daub_fake_backend")
-    mod.load = lambda **_: gen
-    mod.available = lambda key, **_: (True, "")
-    sys.modules["daub_fake_backend"] = mod
-    BACKENDS[FAKE] = ("daub_fake_backend", "load", "landscape", "fake slow backend for tests")
-    return gen
-
-
-def unregister_fake() -> None:
-    BACKENDS.pop(FAKE, None)
-    sys.modules.pop("daub_fake_backend", None)
+LAND = load_palette("landscape")
+SKY, TREE, WATER = (LAND.id_of(n) for n in ("sky", "tree", "water"))
 
 
 def free_port() -> int:
@@ -87,3 +43,28 @@ def launch(demo, css: str = "") -> str:
 
 def read_ids(path) -> np.ndarray:
     return np.asarray(Image.open(path))
+
+
+def sample_ids(w: int = 256, h: int = 192) -> np.ndarray:
+    """A landscape map: sky above water, one tree block."""
+    ids = np.full((h, w), SKY, np.uint8)
+    ids[h // 2 :, :] = WATER
+    ids[20:60, 30:120] = TREE
+    return ids
+
+
+class FakeSegmenter:
+    """Photo -> ids: top half sky, bottom half water (whatever the photo)."""
+
+    def __call__(self, photo):
+        w, h = photo.size
+        ids = np.full((h, w), SKY, np.uint8)
+        ids[h // 2 :] = WATER
+        return ids
+
+
+def fake_segmenter(name: str) -> FakeSegmenter:
+    """The Studio's segmenter factory in tests: landscape only, a clear error for the others."""
+    if name != "landscape":
+        raise FileNotFoundError(f"segmenter {name!r} has no weights at /nowhere/seg-{name}.safetensors")
+    return FakeSegmenter()

@@ -1,82 +1,66 @@
 """Backends behind one protocol (:mod:`synth.generators.base`), one file each, loaded lazily.
 
-``BACKENDS`` maps a name to ``module:factory``; each backend module also has
-``available(**kw) -> (bool, str)`` telling whether it can run here and, if not, what it needs.
+Every backend is a :class:`~synth.generators.registry.Backend` record in one registry. Adding a
+backend is one file (a loader returning a :class:`~synth.generators.base.BaseGenerator`, and
+optionally ``available(name, **kw) -> (ok, reason)``) plus one :func:`register` call, here for the
+built-ins or anywhere in your own code.
 """
 
 from __future__ import annotations
 
-import importlib
-
 from synth.generators.base import BaseGenerator, Generator, SizeRule, pick_device
+from synth.generators.registry import Backend, availability, backends, get, load, names, register, unregister
 
-#: name -> (module, factory, palette, one-line description)
-BACKENDS: dict[str, tuple[str, str, str, str]] = {
-    "landscape": (
-        "synth.generators.embedded",
-        "load_landscape",
-        "landscape",
-        "Daub's own small SPADE-style model (Stanford Background), embedded, live on a CPU",
-    ),
-    "facades": (
-        "synth.generators.embedded",
-        "load_facades",
-        "facades",
-        "Daub's own small SPADE-style model (CMP Facades), embedded, live on a CPU",
-    ),
-    "spade-ade20k": (
-        "synth.generators.spade",
-        "load_ade20k",
-        "ade20k",
-        "official NVlabs SPADE ade20k generator (checkpoint needed)",
-    ),
-    "spade-coco": (
-        "synth.generators.spade",
-        "load_coco",
-        "cocostuff",
-        "official NVlabs SPADE coco generator (checkpoint needed)",
-    ),
-    "spade-cityscapes": (
-        "synth.generators.spade",
-        "load_cityscapes",
-        "cityscapes",
-        "official NVlabs SPADE cityscapes generator (checkpoint needed)",
-    ),
-    "controlnet-seg": (
-        "synth.generators.controlnet",
-        "load_controlnet_seg",
+_EMBEDDED = "synth.generators.embedded"
+_SPADE = "synth.generators.spade"
+_CONTROLNET = "synth.generators.controlnet"
+
+
+def _embedded(name: str, dataset: str, canvas: tuple[int, int]) -> Backend:
+    desc = f"Daub's own small SPADE-style model ({dataset}), embedded, live on a CPU"
+    return Backend(name, f"{_EMBEDDED}:load_{name}", name, desc, canvas, live=True, check=f"{_EMBEDDED}:available")
+
+
+def _official_spade(name: str, palette: str, canvas: tuple[int, int] = (256, 256)) -> Backend:
+    desc = f"official NVlabs SPADE {name} generator (checkpoint needed)"
+    return Backend(f"spade-{name}", f"{_SPADE}:load_{name}", palette, desc, canvas, check=f"{_SPADE}:available")
+
+
+for _record in (
+    _embedded("landscape", "Stanford Background", (256, 192)),
+    _embedded("facades", "CMP Facades", (256, 256)),
+    _official_spade("ade20k", "ade20k"),
+    _official_spade("coco", "cocostuff"),
+    _official_spade("cityscapes", "cityscapes", (512, 256)),
+    Backend(
+        "controlnet-seg",
+        f"{_CONTROLNET}:load_controlnet_seg",
         "ade20k",
         "Stable Diffusion 1.5 + ControlNet-seg via diffusers (downloads ~5 GB; GPU advised)",
+        canvas=(512, 512),
+        check=f"{_CONTROLNET}:available",
     ),
-}
-
-
-def _entry(name: str):
-    key = name.strip().lower() if isinstance(name, str) else name
-    if key not in BACKENDS:
-        raise ValueError(f"unknown model {name!r}; choose one of: {', '.join(BACKENDS)}")
-    return key, BACKENDS[key]
-
-
-def load(name: str, **kwargs) -> Generator:
-    """Build the backend called ``name``; keyword arguments go to its factory."""
-    _, (module, factory, _, _) = _entry(name)
-    return getattr(importlib.import_module(module), factory)(**kwargs)
-
-
-def availability(name: str, **kwargs) -> tuple[bool, str]:
-    """``(True, "")`` when ``name`` can run here without downloads, else ``(False, what it needs)``."""
-    key, (module, _, _, _) = _entry(name)
-    try:
-        mod = importlib.import_module(module)
-    except ImportError as e:
-        return False, f"missing package: {e.name} (pip install 'daub[diffusion]')"
-    return mod.available(key, **kwargs)
+):
+    register(_record)
 
 
 def palette_of(name: str) -> str:
     """Palette name a backend consumes."""
-    return _entry(name)[1][2]
+    return get(name).palette
 
 
-__all__ = ["BACKENDS", "BaseGenerator", "Generator", "SizeRule", "availability", "load", "palette_of", "pick_device"]
+__all__ = [
+    "Backend",
+    "BaseGenerator",
+    "Generator",
+    "SizeRule",
+    "availability",
+    "backends",
+    "get",
+    "load",
+    "names",
+    "palette_of",
+    "pick_device",
+    "register",
+    "unregister",
+]

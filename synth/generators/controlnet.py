@@ -31,6 +31,7 @@ import numpy as np
 from PIL import Image
 
 from palettes import load as load_palette
+from synth import hub
 from synth.generators.base import BaseGenerator, SizeRule, StepCallback, pick_device
 
 DEFAULT_BASE = "stable-diffusion-v1-5/stable-diffusion-v1-5"
@@ -69,62 +70,43 @@ _WEIGHTS = (
     "diffusion_pytorch_model.fp16.bin",
 )
 
+#: ``hf download --include`` patterns per model kind: only the diffusers files.
+_INCLUDE: dict[str, tuple[str, ...]] = {
+    "base": ("*.json", "*.txt", "*/*.safetensors"),
+    "controlnet": ("*.json", "*.safetensors"),
+    "lora": (),
+}
+
 
 # --------------------------------------------------------------------------------------------------
 # where models come from
 
 
-def _offline() -> bool:
-    from huggingface_hub import constants
-
-    env = os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in ("1", "ON", "YES", "TRUE")
-    return env or bool(constants.HF_HUB_OFFLINE)
-
-
-def _is_local(ref: str) -> bool:
-    return Path(ref).expanduser().exists() or ref.startswith(("/", "./", "../", "~")) or ref.count("/") > 1
-
-
-def _cached(repo: str, filenames: tuple[str, ...], cache_dir=None) -> bool:
-    """True if any of ``filenames`` of ``repo`` is in the local HF cache (never downloads)."""
-    from huggingface_hub import try_to_load_from_cache
-
-    return any(isinstance(try_to_load_from_cache(repo, f, cache_dir=cache_dir), str) for f in filenames)
-
-
 def _present(ref: str, kind: str, cache_dir=None) -> bool:
     """Whether model ``ref`` (repo id or folder) of ``kind`` ("base", "controlnet", "lora") is usable offline."""
-    if _is_local(ref):
+    if hub.is_local(ref):
         return Path(ref).expanduser().exists()
     if kind == "base":
-        return _cached(ref, ("model_index.json",), cache_dir) and _cached(
+        return hub.cached(ref, ("model_index.json",), cache_dir) and hub.cached(
             ref, tuple(f"unet/{w}" for w in _WEIGHTS), cache_dir
         )
     if kind == "lora":
-        return _cached(ref, ("pytorch_lora_weights.safetensors", "pytorch_lora_weights.bin"), cache_dir)
-    return _cached(ref, ("config.json",), cache_dir) and _cached(ref, _WEIGHTS, cache_dir)
+        return hub.cached(ref, ("pytorch_lora_weights.safetensors", "pytorch_lora_weights.bin"), cache_dir)
+    return hub.cached(ref, ("config.json",), cache_dir) and hub.cached(ref, _WEIGHTS, cache_dir)
 
 
 def _download_hint(ref: str, kind: str = "controlnet") -> str:
     """How to fetch ``ref`` once (only the diffusers files: Hub repos may also hold multi-GB single-file checkpoints)."""
-    patterns = {
-        "base": ' --include "*.json" --include "*.txt" --include "*/*.safetensors"',
-        "controlnet": ' --include "*.json" --include "*.safetensors"',
-        "lora": "",
-    }[kind]
-    return (
-        f"download it first (with internet): `hf download {ref}{patterns}` or load it once online, "
-        "then run with HF_HUB_OFFLINE=1"
-    )
+    return hub.download_hint(ref, include=_INCLUDE[kind])
 
 
 def _require(ref: str, kind: str, cache_dir=None) -> None:
     """Fail early and clearly when ``ref`` cannot be loaded without a download we may not make."""
-    if _is_local(ref):
+    if hub.is_local(ref):
         if not Path(ref).expanduser().exists():
             raise FileNotFoundError(f"{kind} model folder {ref!r} does not exist")
         return
-    if _offline() and not _present(ref, kind, cache_dir):
+    if hub.offline() and not _present(ref, kind, cache_dir):
         raise RuntimeError(
             f"{kind} model {ref!r} is not in the local Hugging Face cache and HF_HUB_OFFLINE=1; "
             + _download_hint(ref, kind)
@@ -189,7 +171,7 @@ def _load_controlnet(ref: str, dtype, variant, cache_dir):
         variant,
         **_dtype_kwarg(dtype),
         cache_dir=cache_dir,
-        local_files_only=_offline(),
+        local_files_only=hub.offline(),
     )
 
 
@@ -203,7 +185,7 @@ def _with_variant(load, ref: str, kind: str, variant, **kwargs):
                 raise
             return load(ref, **kwargs)
     except (ValueError, OSError) as e:
-        hint = _download_hint(ref, kind) if not _is_local(ref) else "check that the folder is a diffusers model"
+        hint = _download_hint(ref, kind) if not hub.is_local(ref) else "check that the folder is a diffusers model"
         raise RuntimeError(f"could not load {kind} model {ref!r}: {e}; {hint}") from e
 
 
@@ -387,7 +369,7 @@ class ControlNetSegGenerator(BaseGenerator):
     def _load_lora(self) -> None:
         ref = self.lcm_lora
         _require(ref, "lora", self.cache_dir)
-        kwargs = {"adapter_name": "lcm", "cache_dir": self.cache_dir, "local_files_only": _offline()}
+        kwargs = {"adapter_name": "lcm", "cache_dir": self.cache_dir, "local_files_only": hub.offline()}
         path = Path(ref).expanduser()
         if path.is_file():
             ref, kwargs["weight_name"] = str(path.parent), path.name
@@ -531,7 +513,7 @@ def load_controlnet_seg(
         controlnet=seg,
         **_dtype_kwarg(dtype),
         cache_dir=cache_dir,
-        local_files_only=_offline(),
+        local_files_only=hub.offline(),
         **extra,
     )
     style_pipe = None

@@ -80,7 +80,7 @@ def _conv3(cin: int, cout: int, pad: str = "zeros") -> nn.Conv2d:
     return nn.Conv2d(cin, cout, 3, padding=1)
 
 
-class SPADE(nn.Module):
+class SPADENorm(nn.Module):
     """Spatially-adaptive normalisation: param-free instance norm, then gamma/beta from the label map."""
 
     def __init__(self, ch: int, label_nc: int, hidden: int, pad: str = "zeros"):
@@ -101,14 +101,14 @@ class SPADEBlock(nn.Module):
     def __init__(self, fin: int, fout: int, label_nc: int, hidden: int, pixel_noise: bool = False, pad: str = "zeros"):
         super().__init__()
         mid = min(fin, fout)
-        self.norm_0 = SPADE(fin, label_nc, hidden, pad)
+        self.norm_0 = SPADENorm(fin, label_nc, hidden, pad)
         self.conv_0 = _conv3(fin, mid, pad)
         self.noise_strength = nn.Parameter(torch.zeros(1, mid, 1, 1)) if pixel_noise else None
-        self.norm_1 = SPADE(mid, label_nc, hidden, pad)
+        self.norm_1 = SPADENorm(mid, label_nc, hidden, pad)
         self.conv_1 = _conv3(mid, fout, pad)
         self.shortcut = None
         if fin != fout:
-            self.norm_s = SPADE(fin, label_nc, hidden, pad)
+            self.norm_s = SPADENorm(fin, label_nc, hidden, pad)
             self.shortcut = nn.Conv2d(fin, fout, 1, bias=False)
 
     def forward(self, x: torch.Tensor, seg: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:

@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image
 
 from palettes import load as load_palette
+from synth.hub import cached, is_local, offline
 from synth.labels import resize_labels
 
 DEFAULT_MODEL = "openmmlab/upernet-convnext-small"
@@ -28,27 +29,14 @@ MAX_LOGIT_SIDE = 1024
 _WEIGHTS = ("model.safetensors", "pytorch_model.bin")
 
 
-def _offline() -> bool:
-    from huggingface_hub import constants
-
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in ("1", "ON", "YES", "TRUE") or bool(
-        constants.HF_HUB_OFFLINE
-    )
-
-
-def _is_local(ref: str) -> bool:
-    return Path(ref).expanduser().exists() or ref.startswith(("/", "./", "../", "~")) or ref.count("/") > 1
-
-
 def _present(ref: str, cache_dir=None) -> bool:
-    if _is_local(ref):
+    if is_local(ref):
         return Path(ref).expanduser().is_dir()
-    from huggingface_hub import try_to_load_from_cache
-
-    def cached(f):
-        return isinstance(try_to_load_from_cache(ref, f, cache_dir=cache_dir), str)
-
-    return cached("config.json") and cached("preprocessor_config.json") and any(cached(f) for f in _WEIGHTS)
+    return (
+        cached(ref, ("config.json",), cache_dir)
+        and cached(ref, ("preprocessor_config.json",), cache_dir)
+        and cached(ref, _WEIGHTS, cache_dir)
+    )
 
 
 def available(key: str = "upernet", model: str | os.PathLike = DEFAULT_MODEL, cache_dir=None, **_) -> tuple[bool, str]:
@@ -93,16 +81,16 @@ class UperNetSegmenter:
         from synth.generators.base import pick_device
 
         ref = str(model)
-        if _is_local(ref) and not Path(ref).expanduser().is_dir():
+        if is_local(ref) and not Path(ref).expanduser().is_dir():
             raise FileNotFoundError(f"UperNet model folder {ref!r} does not exist")
-        if not _is_local(ref) and _offline() and not _present(ref, cache_dir):
+        if not is_local(ref) and offline() and not _present(ref, cache_dir):
             raise RuntimeError(
                 f"UperNet model {ref!r} is not in the local Hugging Face cache and HF_HUB_OFFLINE=1; download it "
                 f"first (with internet): `hf download {ref}`"
             )
         self.palette = load_palette("ade20k")
         self.device, self.dtype = pick_device(device, dtype)
-        kw = {"cache_dir": cache_dir, "local_files_only": _offline()}
+        kw = {"cache_dir": cache_dir, "local_files_only": offline()}
         try:
             self.processor = AutoImageProcessor.from_pretrained(ref, **kw)
             self.model = UperNetForSemanticSegmentation.from_pretrained(ref, **kw)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PIL import Image, ImageDraw, ImageFont
 
-from palettes import Palette
+if TYPE_CHECKING:
+    from palettes import Palette
 
 
 def legend_image(palette: Palette, columns: int | None = None, swatch: int = 18) -> Image.Image:

@@ -1,0 +1,147 @@
+"""Edits of whole label maps (plain numpy): move between palettes, flood fill, fit a canvas, overlay.
+
+These are the painter's operations on ``[H, W]`` id maps; they know palettes but no model.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from palettes import Palette
+from palettes import load as load_palette
+from synth.labels import resize_labels, snap_size
+
+
+def class_table(src: Palette | str, dst: Palette | str) -> np.ndarray:
+    """``table[id_in_src] -> id_in_dst``: a class keeps its id when ``dst`` has a class of the same
+    (case-insensitive) name, don't-care stays don't-care when ``dst`` has one, anything else becomes
+    ``dst``'s fill class."""
+    a, b = load_palette(src), load_palette(dst)
+    table = np.full(a.max_id + 1, b.fill, np.int64)
+    for i in range(a.max_id + 1):
+        if not a.is_valid_id(np.asarray(i)):
+            continue
+        if i == a.dontcare and b.dontcare is not None:
+            table[i] = b.dontcare
+            continue
+        try:
+            table[i] = b.id_of(a.name_of(i))
+        except ValueError:
+            pass
+    return table
+
+
+def to_palette(ids: np.ndarray, src: Palette | str, dst: Palette | str) -> np.ndarray:
+    """Ids of palette ``src`` -> ids of ``dst`` by class name (see :func:`class_table`)."""
+    return class_table(src, dst)[np.asarray(ids, np.int64)].astype(load_palette(dst).dtype)
+
+
+def dropped_classes(ids: np.ndarray, src: Palette | str, dst: Palette | str) -> dict[str, int]:
+    """Classes present in ``ids`` that ``dst`` has no class for: ``{name: pixels}`` (they become its fill)."""
+    a, b = load_palette(src), load_palette(dst)
+    table = class_table(a, b)
+    counts = np.bincount(np.asarray(ids, np.int64).ravel(), minlength=a.max_id + 1)
+    out = {}
+    for i in np.flatnonzero(counts):
+        kept = i == a.dontcare and b.dontcare is not None
+        if not kept and table[i] == b.fill and a.name_of(int(i)).lower() != b.name_of(b.fill).lower():
+            out[a.name_of(int(i))] = int(counts[i])
+    return out
+
+
+def flood_fill(ids: np.ndarray, x: int, y: int, class_id: int, palette: Palette | str) -> np.ndarray:
+    """A copy of ``ids`` whose 4-connected region of equal ids around ``(x, y)`` has id ``class_id``."""
+    from scipy import ndimage
+
+    pal = load_palette(palette)
+    ids = np.asarray(ids)
+    h, w = ids.shape
+    if not (0 <= int(x) < w and 0 <= int(y) < h):
+        raise ValueError(f"point ({x}, {y}) is outside the {w}x{h} label map")
+    if not pal.is_valid_id(np.asarray(class_id)):
+        raise ValueError(f"{class_id} is not a class of palette {pal.name!r}")
+    regions, _ = ndimage.label(ids == ids[int(y), int(x)])
+    out = ids.copy()
+    out[regions == regions[int(y), int(x)]] = class_id
+    return out
+
+
+def fit_canvas(ids: np.ndarray, canvas: tuple[int, int], multiple: int = 32) -> np.ndarray:
+    """Resize ids (nearest) to fit a ``(width, height)`` canvas box, keeping the aspect; sides are
+    multiples of ``multiple`` and at most the box's longer side."""
+    h, w = np.asarray(ids).shape
+    bw, bh = canvas
+    s = min(bw / w, bh / h)
+    size = snap_size(max(1, round(w * s)), max(1, round(h * s)), multiple, max_side=max(bw, bh))
+    return resize_labels(ids, size)
+
+
+def overlay(image: Image.Image, ids: np.ndarray, palette: Palette | str, alpha: float = 0.45) -> Image.Image:
+    """The photo blended with the label map's paint colours (``alpha`` = weight of the colours)."""
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be in 0..1, got {alpha}")
+    colours = Image.fromarray(load_palette(palette).to_colors(ids)).resize(image.size, Image.Resampling.NEAREST)
+    return Image.blend(image.convert("RGB"), colours, alpha)
+
+
+def class_counts(ids: np.ndarray, palette: Palette | str) -> dict[str, int]:
+    """``{class name: pixels}`` for the classes present in ``ids``, in id order."""
+    pal = load_palette(palette)
+    counts = np.bincount(np.asarray(ids).ravel().astype(np.int64), minlength=pal.max_id + 1)
+    return {pal.name_of(int(i)): int(counts[i]) for i in np.flatnonzero(counts)}
+
+
+def palette_shares(image: Image.Image, names: tuple[str, ...] | None = None, samples: int = 65536) -> dict[str, float]:
+    """For a colour picture: the share of its pixels whose colour is exactly a paint or trained colour of
+    each palette (``names``, default all). Grey-level index maps carry no colours: ``{}``."""
+    from palettes import NAMES
+
+    if image.mode in ("L", "I", "I;16", "I;16B", "I;16L") or (image.mode == "P" and _grey_palette(image)):
+        return {}
+    rgb = np.asarray(image.convert("RGB")).reshape(-1, 3)
+    if len(rgb) > samples:
+        rgb = rgb[np.random.default_rng(0).choice(len(rgb), samples, replace=False)]
+    codes = (rgb[:, 0].astype(np.int64) << 16) | (rgb[:, 1].astype(np.int64) << 8) | rgb[:, 2]
+    shares = {}
+    for name in names or NAMES:
+        pal = load_palette(name)
+        table = np.concatenate([pal.lut_paint, pal.colour_table(trained=True)]).astype(np.int64)
+        known = (table[:, 0] << 16) | (table[:, 1] << 8) | table[:, 2]
+        shares[name] = float(np.isin(codes, known).mean()) if len(codes) else 0.0
+    return shares
+
+
+def _grey_palette(image: Image.Image) -> bool:
+    """True for a "P" image whose palette is the identity grey ramp (an index map without colours)."""
+    pal = image.getpalette() or []
+    n = min(len(pal) // 3, 256)
+    return n > 0 and all(pal[3 * i] == pal[3 * i + 1] == pal[3 * i + 2] == i for i in range(n))
+
+
+def check_palette(image: Image.Image, palette: Palette | str) -> None:
+    """Raise ``ValueError`` naming the palette when ``image`` is clearly painted in another palette's colours
+    (it explains at least 98 % of the pixels, ``palette`` under 90 %); silent otherwise."""
+    pal = load_palette(palette)
+    shares = palette_shares(image)
+    if not shares or shares[pal.name] >= 0.9:
+        return
+    best = max(shares, key=shares.get)
+    if best != pal.name and shares[best] >= 0.98:
+        raise ValueError(
+            f"this label map is painted in the {best} palette ({shares[best]:.0%} of its pixels are {best} colours, "
+            f"{shares[pal.name]:.0%} {pal.name}); choose a model that uses {best} first"
+        )
+
+
+__all__ = [
+    "check_palette",
+    "palette_shares",
+    "class_counts",
+    "class_table",
+    "dropped_classes",
+    "fit_canvas",
+    "flood_fill",
+    "overlay",
+    "to_palette",
+]

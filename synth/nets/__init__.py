@@ -1,0 +1,1 @@
+"""Network definitions (no I/O)."""

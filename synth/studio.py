@@ -1,0 +1,299 @@
+"""The web demo's model side (no gradio here): loaded generators and segmenters, renders, files.
+
+:class:`Studio` is what :func:`synth.ui.create_demo` receives: the UI calls its methods and never
+imports this module (the hysts Space layout; :mod:`synth.app` wires the two). Label maps travel
+between them as ``[H, W]`` id arrays; pictures as RGB(A) arrays or PIL images.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import random
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from palettes import Palette
+from palettes import load as load_palette
+from synth import generators, labelmaps
+from synth.labels import open_image, to_labels, write_index_png
+
+EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
+#: Canvas sides are multiples of this (every backend's multiple divides it).
+MULTIPLE = 32
+
+
+def _gpu(fn: Callable) -> Callable:
+    """``spaces.GPU`` on Hugging Face ZeroGPU Spaces; a no-op elsewhere (also when ``spaces`` is a bare folder)."""
+    if importlib.util.find_spec("spaces") is None:
+        return fn
+    try:
+        import spaces
+    except Exception:
+        return fn
+    gpu = getattr(spaces, "GPU", None)
+    return gpu(fn) if callable(gpu) else fn
+
+
+@dataclass
+class ModelInfo:
+    """What the UI shows about one backend."""
+
+    name: str
+    palette: str
+    description: str
+    ready: bool
+    reason: str
+    live: bool
+    size: tuple[int, int]
+
+    @property
+    def label(self) -> str:
+        return self.name if self.ready else f"{self.name} (unavailable)"
+
+
+@dataclass
+class RenderResult:
+    """One render: the images, the ids the model saw (at the output size), timings and files."""
+
+    images: list[Image.Image]
+    ids: np.ndarray
+    model: str
+    seed: int
+    seconds: float
+    files: list[str] = field(default_factory=list)
+
+
+class Studio:
+    """Loaded generators and segmenters, and every non-UI step of the demo.
+
+    Args:
+        loader: ``loader(name) -> Generator`` (default :func:`synth.load`).
+        segmenter: ``segmenter(palette) -> callable(photo) -> ids`` (default :func:`synth.segmenter`).
+        out_dir: where exported PNGs are written (default: a fresh temporary folder).
+    """
+
+    def __init__(self, loader: Callable | None = None, segmenter: Callable | None = None, out_dir: str | None = None):
+        if loader is None:
+            from synth import load as loader
+        if segmenter is None:
+            from synth import segmenter
+        self._loader = loader
+        self._segmenter_factory = segmenter
+        self._generators: dict[str, object] = {}
+        self._segmenters: dict[str, object] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+        self._available: dict[str, tuple[bool, str]] = {}
+        self.out_dir = Path(out_dir or tempfile.mkdtemp(prefix="daub-"))
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+
+    # -- backends ------------------------------------------------------------------------------
+    def models(self) -> list[ModelInfo]:
+        """Every registered backend with its palette, readiness and canvas size."""
+        return [self.model(b.name) for b in generators.backends()]
+
+    def model(self, name: str) -> ModelInfo:
+        """One backend's :class:`ModelInfo`; ``ValueError`` naming the choices when unknown."""
+        record = generators.get(name)
+        if record.name not in self._available:
+            self._available[record.name] = generators.availability(record.name)
+        ok, reason = self._available[record.name]
+        gen = self._generators.get(record.name)
+        size = tuple(gen.size_rule.default) if gen is not None else tuple(record.canvas)
+        return ModelInfo(record.name, record.palette, record.description, bool(ok), reason, record.live, size)
+
+    def generator(self, name: str):
+        """The loaded backend ``name`` (loaded once, on first use); clear error when it is unavailable."""
+        with self._guard:
+            lock = self._locks.setdefault(name, threading.Lock())
+        with lock:
+            if name not in self._generators:
+                info = self.model(name)
+                if not info.ready:
+                    raise RuntimeError(f"model {name!r} is not available here: {info.reason}")
+                self._generators[name] = self._loader(name)
+            return self._generators[name]
+
+    def options(self, name: str) -> list[str]:
+        """Options the backend accepts (loads it)."""
+        return list(getattr(self.generator(name), "options", ()))
+
+    # -- palettes ------------------------------------------------------------------------------
+    @staticmethod
+    def palette(name: str) -> Palette:
+        """A palette by its own name or by a backend's name."""
+        return load_palette(generators.palette_of(name) if name in generators.names() else name)
+
+    def palette_json(self, name: str) -> dict:
+        """Classes of a palette (or of a backend's palette) as plain data."""
+        pal = self.palette(name)
+        return {
+            "name": pal.name,
+            "title": pal.title,
+            "num_classes": pal.num_classes,
+            "fill": pal.fill,
+            "dontcare": pal.dontcare,
+            "classes": [{"id": s.id, "name": s.name, "paint": s.hex} for s in pal.swatches],
+            "trained_rgb": pal.rgb.tolist(),
+            "backends": list(pal.backends),
+        }
+
+    def colours(self, ids: np.ndarray, name: str) -> np.ndarray:
+        """Ids -> ``[H, W, 3]`` paint colours of a palette (or of a backend's palette)."""
+        return self.palette(name).to_colors(ids)
+
+    def overlay(self, image: Image.Image, ids: np.ndarray, name: str, alpha: float = 0.45) -> Image.Image:
+        """The photo blended with the label colours (see :func:`synth.labelmaps.overlay`)."""
+        return labelmaps.overlay(image, ids, self.palette(name), alpha)
+
+    # -- label maps ----------------------------------------------------------------------------
+    def blank(self, model: str) -> np.ndarray:
+        """A canvas of the model's size filled with its palette's fill class."""
+        pal = self.palette(model)
+        w, h = self.model(model).size
+        return np.full((h, w), pal.fill, pal.dtype)
+
+    def fit(self, ids: np.ndarray, model: str) -> np.ndarray:
+        """Ids resized (nearest) to fit the model's canvas, aspect kept (see :func:`synth.labelmaps.fit_canvas`)."""
+        return labelmaps.fit_canvas(ids, self.model(model).size, MULTIPLE)
+
+    def labels(self, image, model: str) -> tuple[np.ndarray, dict]:
+        """Painted RGB(A) picture -> ids of the model's palette and a report (``None``: a blank canvas).
+
+        Transparent pixels become the palette's fill class; off-palette colours snap (see the report).
+        """
+        pal = self.palette(model)
+        if image is None:
+            ids = self.blank(model)
+            return ids, self.report(None, ids, pal)
+        ids, report = to_labels(np.asarray(image), pal, return_report=True)
+        return ids, self.report(report, ids, pal)
+
+    @staticmethod
+    def report(report, ids: np.ndarray, pal: Palette) -> dict:
+        """A :class:`~synth.labels.LabelReport` (or ``None``) plus palette, size and class counts."""
+        out = report.to_dict() if report is not None else {"pixels": int(ids.size)}
+        out.update({"palette": pal.name, "size": [int(ids.shape[1]), int(ids.shape[0])]})
+        out["classes"] = labelmaps.class_counts(ids, pal)
+        return out
+
+    def read_label_map(self, path: str | Path, model: str, fit: bool = True) -> tuple[np.ndarray, dict]:
+        """An uploaded index PNG (ids) or colour PNG (paint or trained colours) -> ids (fitted to the
+        model's canvas when ``fit``; ``model`` may also be a palette name when not fitting).
+
+        A map painted in another palette's colours is refused with its palette's name, never re-read."""
+        pal = self.palette(model)
+        image = open_image(str(path))
+        labelmaps.check_palette(image, pal)
+        ids, report = to_labels(image, pal, return_report=True)
+        if fit:
+            ids = self.fit(ids, model)
+        return ids, self.report(report, ids, pal)
+
+    def segment(self, path: str | Path, model: str, fit: bool = True) -> np.ndarray:
+        """Photo -> label map with the palette's segmenter (fitted to the model's canvas when ``fit``)."""
+        from synth.segmenters import PALETTES
+
+        pal = self.palette(model)
+        if pal.name not in PALETTES:
+            raise ValueError(f"no photo segmenter for palette {pal.name!r} (have: {', '.join(PALETTES)})")
+        photo = open_image(str(path)).convert("RGB")
+        if pal.name not in self._segmenters:
+            try:
+                self._segmenters[pal.name] = self._segmenter_factory(pal.name)
+            except (FileNotFoundError, ImportError, OSError) as e:
+                raise RuntimeError(f"the {pal.name} photo segmenter is not available: {e}") from None
+        ids = np.asarray(self._segmenters[pal.name](photo)).astype(pal.dtype)
+        return self.fit(ids, model) if fit else ids
+
+    def switch(self, ids: np.ndarray, old: str, new: str) -> tuple[np.ndarray, dict[str, int]]:
+        """Ids painted for model ``old`` -> model ``new``'s palette and canvas, and the classes that
+        were dropped on the way (``{name: pixels}``, they became the new fill class)."""
+        src, dst = self.palette(old), self.palette(new)
+        dropped = labelmaps.dropped_classes(ids, src, dst)
+        return self.fit(labelmaps.to_palette(ids, src, dst), new), dropped
+
+    def flood_fill(self, ids: np.ndarray, x: int, y: int, class_id: int, model: str) -> np.ndarray:
+        """Give the 4-connected region around ``(x, y)`` the id ``class_id``."""
+        return labelmaps.flood_fill(ids, x, y, class_id, self.palette(model))
+
+    # -- rendering -----------------------------------------------------------------------------
+    @staticmethod
+    def new_seed() -> int:
+        return random.randint(0, 2**31 - 1)
+
+    def render(
+        self,
+        ids: np.ndarray,
+        model: str,
+        seed: int | None = 0,
+        num_images: int = 1,
+        options: dict | None = None,
+        callback: Callable | None = None,
+    ) -> RenderResult:
+        """Generate images for ``ids`` with backend ``model``; one call per backend at a time.
+
+        Args:
+            ids: ``[H, W]`` ids of the backend's palette.
+            seed: base seed (``None``: random); image ``k`` uses ``seed + k``.
+            num_images: number of images.
+            options: backend options; ``None`` values and options the backend does not take are dropped.
+            callback: ``callback(step, total, preview)`` per step, passed on when the backend takes one.
+        """
+        gen = self.generator(model)
+        seed = self.new_seed() if seed is None else int(seed)
+        accepted = set(getattr(gen, "options", ()))
+        opts = {k: v for k, v in (options or {}).items() if v is not None and k in accepted}
+        if callback is not None and "callback" in accepted:
+            opts["callback"] = callback
+        seen = gen.check_inputs(ids, num_images=int(num_images), options=opts)
+        t0 = time.perf_counter()
+        with self._locks.setdefault(model, threading.Lock()):
+            images = _run(gen, seen, seed, int(num_images), opts)
+        return RenderResult(images, seen, model, seed, round(time.perf_counter() - t0, 3))
+
+    def export(self, result: RenderResult) -> list[str]:
+        """Write image PNG(s), the index PNG and the colour PNG of a render; returns their paths."""
+        pal = self.palette(result.model)
+        folder = Path(tempfile.mkdtemp(prefix="render-", dir=self.out_dir))
+        stem = f"{result.model}-seed{result.seed}"
+        paths = []
+        for k, img in enumerate(result.images):
+            p = folder / (f"{stem}.png" if len(result.images) == 1 else f"{stem}-{k}.png")
+            img.save(p, format="PNG")
+            paths.append(str(p))
+        index = folder / f"{stem}-labels-index.png"
+        write_index_png(result.ids, index, pal)
+        colour = folder / f"{stem}-labels-colour.png"
+        Image.fromarray(pal.to_colors(result.ids)).save(colour, format="PNG")
+        result.files = paths + [str(index), str(colour)]
+        return result.files
+
+    def save_index(self, ids: np.ndarray, palette: str, name: str = "labels") -> str:
+        """Write ids as an index PNG in a fresh folder; returns the path."""
+        folder = Path(tempfile.mkdtemp(prefix="labels-", dir=self.out_dir))
+        path = folder / f"{name}-index.png"
+        write_index_png(np.asarray(ids), path, self.palette(palette))
+        return str(path)
+
+    # -- examples ------------------------------------------------------------------------------
+    def examples(self, model: str) -> list[str]:
+        """Example label maps (index PNGs) for the model's palette."""
+        folder = EXAMPLES_DIR / self.palette(model).name
+        return [str(p) for p in sorted(folder.glob("*.png"))]
+
+
+@_gpu
+def _run(gen, ids: np.ndarray, seed: int, num_images: int, options: dict) -> list[Image.Image]:
+    """The GPU part of a render (decorated with ``spaces.GPU`` on ZeroGPU Spaces)."""
+    return gen.generate(ids, seed=seed, num_images=num_images, **options)
+
+
+__all__ = ["ModelInfo", "RenderResult", "Studio"]

@@ -1,0 +1,57 @@
+"""The web demo's page (Gradio Blocks): paint a label map, get a photograph.
+
+:func:`create_demo` builds the page around a :class:`~synth.ui.protocol.ModelSide` it is given (the
+hysts Space pattern); this package imports gradio and the palettes, never the model side, and does no
+tensor maths. :mod:`synth.app` wires the two together and launches.
+
+* :mod:`~synth.ui.layout` lays the components out, :mod:`~synth.ui.events` wires what they do,
+  :mod:`~synth.ui.http` adds the named HTTP endpoints, :mod:`~synth.ui.widgets` holds small pieces.
+* The canvas is an ``ImageEditor`` whose *background* holds the starting label map (blank = the
+  palette's fill class); strokes go on a layer above it, the eraser uncovers the starting map.
+* Switching model converts the canvas by class name and fits it to the new model's canvas size.
+* A click on the "label map the model saw" image flood-fills that region with the current class.
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from synth.ui.events import live_settings, wire_classes, wire_model_switch, wire_rendering, wire_sources
+from synth.ui.http import wire_http
+from synth.ui.layout import layout
+from synth.ui.protocol import ModelSide
+from synth.ui.widgets import CSS, brush, swatch_html
+
+
+def pick_model(side: ModelSide, default_model: str | None) -> str:
+    """``default_model`` checked (known and ready), or the first ready backend."""
+    infos = {m.name: m for m in side.models()}
+    if default_model is None:
+        return next((m.name for m in infos.values() if m.ready), next(iter(infos)))
+    if default_model not in infos:
+        raise ValueError(f"unknown model {default_model!r}; choose one of: {', '.join(infos)}")
+    if not infos[default_model].ready:
+        raise ValueError(f"model {default_model!r} is not available: {infos[default_model].reason}")
+    return default_model
+
+
+def create_demo(side: ModelSide, default_model: str | None = None) -> gr.Blocks:
+    """The page around ``side`` (the model side, e.g. :class:`synth.studio.Studio`).
+
+    Args:
+        side: the calls the page makes (:class:`~synth.ui.protocol.ModelSide`).
+        default_model: model selected at start (default: the first ready one).
+    """
+    model0 = pick_model(side, default_model)
+    with gr.Blocks(title="Daub: paint a map, get a photo") as demo:
+        page = layout(side, model0)
+        live = wire_rendering(side, page)
+        wire_sources(side, page, live)
+        wire_classes(side, page)
+        wire_model_switch(side, page, live)
+        demo.load(live, [page.editor, page.model_state, page.seed, page.num_images], **live_settings(page))
+        wire_http(side)
+    return demo
+
+
+__all__ = ["CSS", "ModelSide", "brush", "create_demo", "pick_model", "swatch_html"]

@@ -1,0 +1,61 @@
+"""The named HTTP endpoints (``/render``, ``/labels``, ``/segment``, ``/palette``; see the README).
+
+They live on hidden components of the page so that ``gradio_client`` and plain HTTP can call them.
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from synth.ui.protocol import ModelSide
+from synth.ui.widgets import safe, upload_path
+
+
+def wire_http(side: ModelSide) -> None:
+    """Add the four named endpoints to the current ``gr.Blocks``."""
+    models = [m.name for m in side.models()]
+    with gr.Group(visible=False):
+        api_file = gr.File(label="label map (index or colour PNG)")
+        api_model = gr.Textbox(label="model or palette name")
+        api_seed = gr.Number(label="seed", precision=0)
+        api_image = gr.Image(label="image", format="png", type="pil")
+        api_index = gr.File(label="index PNG")
+        api_report = gr.JSON(label="report")
+        api_json = gr.JSON(label="palette")
+
+    @safe
+    def api_render(file, model_name, seed_value, progress=gr.Progress()):  # noqa: B008
+        """Label map (index or colour PNG) + model + seed -> image (PNG)."""
+        if model_name not in models:
+            raise ValueError(f"unknown model {model_name!r}; choose one of: {', '.join(models)}")
+        ids, _ = side.read_label_map(upload_path(file), model_name, fit=False)
+
+        def on_step(step, total, preview=None):
+            progress((int(step), int(total)), desc=f"step {step}/{total}")
+
+        return side.render(ids, model_name, int(seed_value or 0), 1, {}, on_step).images[0]
+
+    @safe
+    def api_labels(file, palette_name):
+        """Colour (or index) PNG + palette/model name -> index PNG + conversion report."""
+        ids, rep = side.read_label_map(upload_path(file), palette_name, fit=False)
+        return side.save_index(ids, palette_name), rep
+
+    @safe
+    def api_segment(file, palette_name):
+        """Photo + palette/model name -> index PNG of the predicted label map."""
+        ids = side.segment(upload_path(file), palette_name, fit=False)
+        return side.save_index(ids, palette_name, "segmented")
+
+    @safe
+    def api_palette(name):
+        """Palette or model name -> its classes (id, name, paint colour) as JSON."""
+        return side.palette_json(name)
+
+    api_seed.submit(
+        api_render, [api_file, api_model, api_seed], api_image, api_name="render", concurrency_limit=1,
+        concurrency_id="render",
+    )  # fmt: skip
+    api_file.upload(api_labels, [api_file, api_model], [api_index, api_report], api_name="labels")
+    api_index.upload(api_segment, [api_file, api_model], api_index, api_name="segment")
+    api_model.submit(api_palette, api_model, api_json, api_name="palette")

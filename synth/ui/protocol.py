@@ -1,0 +1,75 @@
+"""What the page needs from the model side: :class:`ModelSide` (``synth.studio.Studio`` is one).
+
+The UI only calls these methods; it never imports the model side. Tests pass a Studio with fake
+backends, or any object with these methods.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import numpy as np
+
+
+class ModelSide(Protocol):
+    """The calls the page makes. Ids are ``[H, W]`` integer arrays; ``model`` is a backend name."""
+
+    def models(self) -> list[Any]:
+        """Backends as records with ``name, palette, description, ready, reason, live, size, label``."""
+
+    def model(self, name: str) -> Any:
+        """One backend's record (as in :meth:`models`)."""
+
+    def options(self, name: str) -> list[str]:
+        """Options the backend takes (``prompt``, ``steps``, ...)."""
+
+    def palette_json(self, name: str) -> dict:
+        """A palette's classes as plain data (by palette or backend name)."""
+
+    def colours(self, ids: np.ndarray, name: str) -> np.ndarray:
+        """Ids -> ``[H, W, 3]`` paint colours."""
+
+    def overlay(self, image, ids: np.ndarray, name: str) -> Any:
+        """The photo blended with the label colours."""
+
+    def blank(self, model: str) -> np.ndarray:
+        """A fresh canvas of the model's size and fill class."""
+
+    def labels(self, image, model: str) -> tuple[np.ndarray, dict]:
+        """Painted RGB(A) picture -> ids and a report."""
+
+    def read_label_map(self, path: str, model: str, fit: bool = True) -> tuple[np.ndarray, dict]:
+        """An index or colour PNG -> ids and a report."""
+
+    def segment(self, path: str, model: str, fit: bool = True) -> np.ndarray:
+        """A photo -> predicted ids."""
+
+    def switch(self, ids: np.ndarray, old: str, new: str) -> tuple[np.ndarray, dict[str, int]]:
+        """Ids of model ``old`` -> model ``new`` and the classes dropped on the way."""
+
+    def flood_fill(self, ids: np.ndarray, x: int, y: int, class_id: int, model: str) -> np.ndarray:
+        """Fill the region around ``(x, y)`` with ``class_id``."""
+
+    def new_seed(self) -> int:
+        """A random seed."""
+
+    def render(
+        self,
+        ids: np.ndarray,
+        model: str,
+        seed: int | None = 0,
+        num_images: int = 1,
+        options: dict | None = None,
+        callback: Callable | None = None,
+    ) -> Any:
+        """Images for ``ids``: a record with ``images, ids, model, seed, seconds``."""
+
+    def export(self, result: Any) -> list[str]:
+        """Write a render's PNGs; returns their paths."""
+
+    def save_index(self, ids: np.ndarray, palette: str, name: str = "labels") -> str:
+        """Write ids as an index PNG; returns its path."""
+
+    def examples(self, model: str) -> list[str]:
+        """Example label-map files for the model's palette."""

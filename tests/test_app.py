@@ -1,0 +1,205 @@
+"""The app (synth.app: Studio wired into synth.ui) and its HTTP API, through gradio_client.
+
+One app launch for the module (in-process, 127.0.0.1, free port), with a fake slow backend added
+through the registry (the ``fake_slow`` fixture) for the Render-button / progress-per-step path,
+and a fake segmenter.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from ui_app import fake_segmenter, launch, read_ids, sample_ids
+
+from palettes import load as load_palette
+from synth import generators
+from synth.labels import write_index_png
+from synth.studio import Studio
+
+FAKE = "fake-slow"
+LAND = load_palette("landscape")
+SKY, TREE, WATER, MOUNTAIN = (LAND.id_of(n) for n in ("sky", "tree", "water", "mountain"))
+HAVE_LANDSCAPE = generators.availability("landscape")[0]
+needs_landscape = pytest.mark.skipif(not HAVE_LANDSCAPE, reason="embedded landscape weights are missing")
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory, fake_slow, fake_missing):
+    from gradio_client import Client
+
+    from synth.app import build
+    from synth.ui import CSS
+
+    st = Studio(segmenter=fake_segmenter, out_dir=str(tmp_path_factory.mktemp("app")))
+    demo = build(model="landscape" if HAVE_LANDSCAPE else FAKE, studio=st)
+    url = launch(demo, css=CSS)
+    client = Client(url, verbose=False)
+    yield client, fake_slow, url
+    client.close()
+    demo.close()
+
+
+def test_create_demo_rejects_unknown_or_unavailable_default(tmp_path, fake_missing):
+    from synth.ui import create_demo
+
+    studio = Studio(segmenter=fake_segmenter, out_dir=str(tmp_path))
+    with pytest.raises(ValueError, match="unknown model"):
+        create_demo(studio, default_model="nope")
+    with pytest.raises(ValueError, match="not available: a download"):
+        create_demo(studio, default_model=fake_missing)
+
+
+def test_serve_parser_matches_daub_serve():
+    from synth.app import parser
+
+    args = parser().parse_args(["--host", "0.0.0.0", "--port", "7999", "--share", "--model", "facades"])
+    assert (args.host, args.port, args.share, args.model) == ("0.0.0.0", 7999, True, "facades")
+    assert parser().prog == "daub serve"
+
+
+@pytest.fixture
+def index_png(tmp_path):
+    path = tmp_path / "map-index.png"
+    write_index_png(sample_ids(), path, "landscape")
+    return path
+
+
+def test_api_lists_the_named_endpoints(app):
+    client = app[0]
+    names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
+    assert {"/render", "/labels", "/segment", "/palette"} <= names
+
+
+def test_api_palette(app):
+    client = app[0]
+    data = client.predict("landscape", api_name="/palette")
+    data = json.loads(data) if isinstance(data, str) else data
+    assert data["name"] == "landscape" and data["fill"] == SKY
+    assert [c["name"] for c in data["classes"]][:3] == ["sky", "tree", "road"]
+    assert data["classes"][WATER]["paint"] == "#{:02x}{:02x}{:02x}".format(*LAND.paint[WATER])
+
+
+def test_api_labels_colour_png_to_index_png(app, tmp_path):
+    from gradio_client import handle_file
+
+    client = app[0]
+    colour = tmp_path / "map.png"
+    Image.fromarray(LAND.to_colors(sample_ids())).save(colour)
+    index_path, report = client.predict(handle_file(str(colour)), "landscape", api_name="/labels")
+    assert np.array_equal(read_ids(index_path), sample_ids())
+    report = json.loads(report) if isinstance(report, str) else report
+    assert report["exact"] == 256 * 192 and report["classes"]["tree"] == 3600
+
+
+@needs_landscape
+def test_api_render_is_deterministic_per_seed(app, index_png):
+    from gradio_client import handle_file
+
+    client = app[0]
+    a = client.predict(handle_file(str(index_png)), "landscape", 3, api_name="/render")
+    b = client.predict(handle_file(str(index_png)), "landscape", 3, api_name="/render")
+    c = client.predict(handle_file(str(index_png)), "landscape", 4, api_name="/render")
+    ia, ib, ic = (np.asarray(Image.open(p)) for p in (a, b, c))
+    assert ia.shape == (192, 256, 3) and np.array_equal(ia, ib) and not np.array_equal(ia, ic)
+
+
+def test_api_render_slow_backend_reports_progress_per_step(app, index_png):
+    from gradio_client import handle_file
+
+    client, fake, _ = app
+    job = client.submit(handle_file(str(index_png)), FAKE, 5, api_name="/render")
+    seen = set()
+    while not job.done():
+        st = job.status()
+        for unit in st.progress_data or []:
+            if unit.index is not None:
+                seen.add((unit.index, unit.length))
+        time.sleep(0.02)
+    img = np.asarray(Image.open(job.result()))
+    assert img.shape == (192, 256, 3) and tuple(img[0, 0]) == (5, 40, 200)  # the fake's colour for seed 5
+    assert seen and all(length == 8 for _, length in seen), seen  # the fake's default 8 steps, as steps
+    assert fake.calls[-1]["steps"] == 8
+
+
+def test_render_button_passes_diffusion_options(app, index_png):
+    """The Render button's handler (undocumented endpoint) sends prompt/steps to a backend that takes them."""
+    from gradio_client import handle_file
+
+    client, fake, _ = app
+    colour = index_png.with_name("c.png")
+    Image.fromarray(LAND.to_colors(sample_ids())).convert("RGBA").save(colour)
+    editor = {"background": handle_file(str(colour)), "layers": [], "composite": handle_file(str(colour)), "id": None}
+    out = client.predict(editor, FAKE, 11, 2, "a lake at dawn", "", 3, 7.5, 1.0, False, None, api_name="/render_canvas")
+    gallery, seen, overlay, report, files = out
+    assert len(gallery) == 2
+    assert fake.calls[-1] == {"prompt": "a lake at dawn", "steps": 3, "shape": (192, 256)}
+    report = json.loads(report) if isinstance(report, str) else report
+    assert report["model"] == FAKE and report["seed"] == 11
+    names = sorted(Path(f).name for f in files)
+    assert names == sorted(
+        [
+            f"{FAKE}-seed11-0.png",
+            f"{FAKE}-seed11-1.png",
+            f"{FAKE}-seed11-labels-index.png",
+            f"{FAKE}-seed11-labels-colour.png",
+        ]
+    )
+    index = next(f for f in files if f.endswith("labels-index.png"))
+    assert np.array_equal(read_ids(index), sample_ids())
+
+
+def test_api_segment_photo_to_index_png(app, tmp_path):
+    from gradio_client import handle_file
+
+    client = app[0]
+    photo = tmp_path / "p.png"
+    Image.new("RGB", (64, 48), (10, 200, 30)).save(photo)
+    path = client.predict(handle_file(str(photo)), "landscape", api_name="/segment")
+    ids = read_ids(path)
+    assert ids.shape == (48, 64) and (ids[:24] == SKY).all() and (ids[24:] == WATER).all()
+
+
+def test_bad_uploads_raise_and_the_app_keeps_serving(app, tmp_path):
+    from gradio_client import handle_file
+
+    client = app[0]
+    corrupt = tmp_path / "corrupt.png"
+    corrupt.write_bytes(b"\x89PNG\r\n\x1a\nnot really a png")
+    huge = tmp_path / "huge.png"
+    Image.new("L", (5000, 4000), 0).save(huge)  # small file, 20 Mpx: over the pixel cap
+    bad_ids = tmp_path / "bad-ids.png"
+    Image.fromarray(np.full((32, 32), 200, np.uint8), mode="L").save(bad_ids)  # id 200 is not a landscape class
+    for bad, why in ((corrupt, "cannot read"), (huge, "over the cap"), (bad_ids, "not in palette")):
+        with pytest.raises(Exception, match=why):
+            client.predict(handle_file(str(bad)), "landscape", api_name="/labels")
+    with pytest.raises(Exception, match="unknown palette|unknown model"):
+        client.predict("nope", api_name="/palette")
+    good = tmp_path / "good.png"
+    write_index_png(sample_ids(), good, "landscape")
+    with pytest.raises(Exception, match="not available here: a download"):  # a clear error, not a crash
+        client.predict(handle_file(str(good)), "fake-missing", 0, api_name="/render")
+    # and a good call still works
+    index_path, _ = client.predict(handle_file(str(good)), "landscape", api_name="/labels")
+    assert np.array_equal(read_ids(index_path), sample_ids())
+
+
+def test_a_registered_backend_is_on_the_page_and_over_http(app, index_png):
+    """Adding a backend is one register() call (the fake_slow fixture): the model menu lists it, unavailable
+    ones are marked, and /render renders with it."""
+    from gradio_client import handle_file
+
+    client, _, url = app
+    with urllib.request.urlopen(url + "config", timeout=30) as r:
+        config = json.load(r)
+    menu = next(c["props"] for c in config["components"] if c["props"].get("elem_id") == "model")
+    choices = {value: label for label, value in menu["choices"]}
+    assert choices[FAKE] == FAKE and choices["fake-missing"] == "fake-missing (unavailable)"
+    assert set(generators.names()) <= set(choices)
+    img = np.asarray(Image.open(client.predict(handle_file(str(index_png)), FAKE, 9, api_name="/render")))
+    assert tuple(img[0, 0]) == (9, 40, 200)

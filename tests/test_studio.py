@@ -1,0 +1,166 @@
+"""The web demo's model side (synth.studio.Studio), without a server; a fake segmenter stands in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from ui_app import fake_segmenter, read_ids, sample_ids
+
+from palettes import load as load_palette
+from synth import generators
+from synth.generators import availability, palette_of
+from synth.labels import write_index_png
+from synth.studio import Studio, _gpu
+from synth.ui.widgets import editor_picture, editor_value
+
+LAND = load_palette("landscape")
+SKY, TREE, WATER, MOUNTAIN = (LAND.id_of(n) for n in ("sky", "tree", "water", "mountain"))
+HAVE_LANDSCAPE = availability("landscape")[0]
+needs_landscape = pytest.mark.skipif(not HAVE_LANDSCAPE, reason="embedded landscape weights are missing")
+
+
+@pytest.fixture(scope="module")
+def studio(tmp_path_factory):
+    return Studio(segmenter=fake_segmenter, out_dir=str(tmp_path_factory.mktemp("studio")))
+
+
+def test_editor_value_roundtrip_and_transparent_is_fill(studio):
+    ids = sample_ids()
+    value = editor_value(studio.colours(ids, "landscape"))
+    back, report = studio.labels(editor_picture(value), "landscape")
+    assert np.array_equal(back, ids)
+    assert report["exact"] == ids.size and report["classes"] == {"sky": 24576 - 3600, "tree": 3600, "water": 24576}
+    rgba = np.zeros((192, 256, 4), np.uint8)  # fully transparent: everything is the fill class
+    rgba[:10, :10] = (*LAND.paint[WATER], 255)
+    ids2, rep2 = studio.labels(editor_picture({"background": None, "layers": [], "composite": rgba}), "landscape")
+    assert (ids2[:10, :10] == WATER).all() and (ids2[10:] == LAND.fill).all()
+    assert rep2["transparent"] == 192 * 256 - 100
+
+
+def test_editor_labels_reports_snapped_colours(studio):
+    rgb = np.zeros((64, 64, 3), np.uint8)
+    rgb[:] = LAND.paint[SKY]
+    rgb[:, 32:] = np.clip(LAND.paint[WATER].astype(int) + 6, 0, 255)  # a near miss: snapped to water
+    ids, rep = studio.labels(editor_picture({"composite": rgb}), "landscape")
+    assert (ids[:, 32:] == WATER).all() and rep["snapped"] == 64 * 32 and rep["beyond_tolerance"] == 0
+
+
+def test_editor_labels_without_composite_flattens_layers(studio):
+    bg = studio.colours(np.full((32, 32), SKY, np.uint8), "landscape")
+    layer = np.zeros((32, 32, 4), np.uint8)
+    layer[:16] = (*LAND.paint[TREE], 255)
+    ids, _ = studio.labels(editor_picture({"background": bg, "layers": [layer], "composite": None}), "landscape")
+    assert (ids[:16] == TREE).all() and (ids[16:] == SKY).all()
+
+
+def test_blank_uses_fill_and_model_canvas(studio):
+    assert studio.blank("landscape").shape == (192, 256) and (studio.blank("landscape") == SKY).all()
+    fac = studio.blank("facades")
+    assert fac.shape == (256, 256) and (fac == load_palette("facades").fill).all()
+
+
+def test_models_lists_every_backend_with_reasons(studio):
+    infos = {m.name: m for m in studio.models()}
+    assert set(generators.names()) <= set(infos)
+    for m in infos.values():
+        assert m.ready or m.reason, f"{m.name} is unavailable without a reason"
+        assert m.palette == palette_of(m.name) and m.size == generators.get(m.name).canvas
+    assert infos["landscape"].live and not infos["controlnet-seg"].live
+    with pytest.raises(ValueError, match="unknown model"):
+        studio.model("nope")
+
+
+def test_unavailable_model_gives_clear_error(studio, fake_missing):
+    assert studio.model(fake_missing).reason == "a download"
+    with pytest.raises(RuntimeError, match="not available here: a download"):
+        studio.generator(fake_missing)
+
+
+@needs_landscape
+def test_render_export_and_reload_round_trip(studio):
+    ids = sample_ids()
+    result = studio.render(ids, "landscape", seed=7, num_images=2)
+    assert len(result.images) == 2 and result.images[0].size == (256, 192) and result.seed == 7
+    again = studio.render(ids, "landscape", seed=7)
+    assert np.array_equal(np.asarray(again.images[0]), np.asarray(result.images[0]))  # same seed, same picture
+    files = studio.export(result)
+    assert [Path(f).name for f in files] == [
+        "landscape-seed7-0.png",
+        "landscape-seed7-1.png",
+        "landscape-seed7-labels-index.png",
+        "landscape-seed7-labels-colour.png",
+    ]
+    for path in files[2:]:  # a saved painting loads back exactly
+        back, rep = studio.read_label_map(path, "landscape")
+        assert np.array_equal(back, ids), path
+        assert rep["beyond_tolerance"] == 0
+    overlay = studio.overlay(result.images[0], ids, "landscape")
+    assert overlay.size == (256, 192)
+    with pytest.raises(ValueError, match="alpha"):
+        studio.overlay(result.images[0], ids, "landscape", alpha=2)
+
+
+def test_segment_uses_palette_segmenter_and_explains_absence(studio, tmp_path):
+    photo = tmp_path / "photo.jpg"
+    Image.new("RGB", (320, 240), (90, 140, 200)).save(photo)
+    ids = studio.segment(photo, "landscape")
+    assert ids.shape == (192, 256) and (ids[:96] == SKY).all() and (ids[96:] == WATER).all()
+    with pytest.raises(RuntimeError, match="segmenter is not available: .*no weights"):
+        studio.segment(photo, "facades")
+    with pytest.raises(ValueError, match="no photo segmenter"):
+        studio.segment(photo, "spade-cityscapes")
+
+
+def test_examples_exist_for_every_backend_palette_and_are_valid(studio):
+    for name in generators.names():
+        paths = studio.examples(name)
+        assert paths, f"no examples for {name}"
+        for p in paths:
+            ids, rep = studio.read_label_map(p, name, fit=False)
+            assert rep["exact"] == ids.size and len(np.unique(ids)) >= 3
+
+
+def test_examples_script_reproduces_committed_files(tmp_path):
+    from synth.examples.make_examples import write_examples
+
+    for path in write_examples(tmp_path):
+        committed = Path(__file__).resolve().parent.parent / "synth" / "examples" / path.parent.name / path.name
+        assert np.array_equal(read_ids(path), read_ids(committed)), path.name
+
+
+def test_gpu_shim_is_a_no_op_without_spaces():
+    def f(x):
+        return x + 1
+
+    assert _gpu(f)(1) == 2
+
+
+def test_switch_moves_to_the_new_palette_and_canvas_and_says_what_is_dropped(studio):
+    ids = sample_ids()
+    ids[0, 0] = LAND.id_of("foreground object")
+    out, dropped = studio.switch(ids, "landscape", "facades")
+    fac = load_palette("facades")
+    assert out.shape == (192, 256) and (out == fac.fill).all()  # aspect kept inside the 256x256 canvas
+    assert dropped == {"sky": 24576 - 3600 - 1, "tree": 3600, "water": 24576, "foreground object": 1}
+    back, dropped = studio.switch(ids, "landscape", "landscape")
+    assert np.array_equal(back, ids) and dropped == {}
+
+
+def test_a_label_map_in_another_palette_is_refused_by_name(studio, tmp_path):
+    fac = load_palette("facades")
+    ids = np.random.default_rng(0).integers(0, fac.num_classes, (48, 64))
+    for path in (tmp_path / "fac-index.png", tmp_path / "fac-colour.png"):
+        if "index" in path.name:
+            write_index_png(ids, path, fac)
+        else:
+            Image.fromarray(fac.to_colors(ids)).save(path)
+        with pytest.raises(ValueError, match="painted in the facades palette"):
+            studio.read_label_map(path, "landscape")
+        back, _ = studio.read_label_map(path, "facades", fit=False)
+        assert np.array_equal(back, ids)
+    grey = tmp_path / "grey.png"  # ids without colours: read as ids of the model's palette
+    write_index_png(np.full((8, 8), TREE, np.uint8), grey)
+    assert (studio.read_label_map(grey, "landscape", fit=False)[0] == TREE).all()
