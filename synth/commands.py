@@ -141,8 +141,8 @@ def render_parser() -> argparse.ArgumentParser:
     p.add_argument("output", help="PNG to write; with --num-images N > 1: OUT-0.png, OUT-1.png, …")
     p.add_argument(
         "--backend",
-        required=True,
-        help="landscape, facades, spade-ade20k, spade-coco, spade-cityscapes or controlnet-seg",
+        default="landscape",
+        help="landscape (default), facades, spade-ade20k, spade-coco, spade-cityscapes or controlnet-seg",
     )
     p.add_argument("--palette", default=None, help="palette of the input (default: the backend's palette)")
     p.add_argument("--seed", type=int, default=0, help="base seed; image k uses seed + k (default 0)")

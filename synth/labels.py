@@ -387,7 +387,9 @@ def to_labels(
     """
     palette = load_palette(palette)
     if off_palette not in ("nearest", "fill", "error"):
-        raise ValueError(f"off_palette must be 'nearest', 'fill' or 'error', not {off_palette!r}")
+        raise ValueError(f"off_palette must be 'nearest', 'fill' or 'error', not {str(off_palette)[:40]!r}")
+    if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float, np.number)) or not tolerance >= 0:
+        raise ValueError(f"tolerance must be an RGB distance >= 0, got {str(tolerance)[:40]!r}")
     fill = palette.fill if fill is None else int(fill)
     if not palette.is_valid_id(np.asarray(fill)):
         raise ValueError(f"fill id {fill} is not a class of palette {palette.name!r}")

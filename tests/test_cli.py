@@ -96,7 +96,6 @@ def test_unknown_command():
             "daub render: error: no such file: missing.png",
         ),
         (["render", "a.png", "out.png", "--backend", "nope"], "daub render: error: unknown model 'nope'"),
-        (["render", "a.png", "out.png"], "the following arguments are required: --backend"),
         (["bench", "nothing"], "daub bench: error: argument WHAT: invalid choice: 'nothing'"),
         (["bench", "generators", "--runs", "0"], "daub bench: error: --runs and --spade-runs must be >= 1"),
     ],
@@ -469,3 +468,11 @@ def test_bench_generators_times_compared_weights_in_the_same_run(monkeypatch, tm
         bench.bench_generators(argparse.Namespace(runs=1, spade_runs=1, compare=["v2"]))
     with pytest.raises(FileNotFoundError, match="no weights"):
         bench.bench_generators(argparse.Namespace(runs=1, spade_runs=1, compare=["v2=/nope.safetensors"]))
+
+
+def test_render_defaults_to_the_landscape_model(tmp_path, capsys):
+    src, out = tmp_path / "map.png", tmp_path / "photo.png"
+    write_index_png(landscape_ids(96, 128), src, LAND)
+    assert daub(["render", str(src), str(out), "--seed", "1"]) == 0
+    img = Image.open(out)
+    assert img.size == (128, 96) and np.asarray(img).std() > 5  # the embedded landscape model drew it

@@ -179,3 +179,20 @@ def test_shipped_weights_are_small_fp16_with_metadata():
             meta = f.metadata()
             assert json.loads(meta["config"])["palette"] == name
             assert f.get_tensor(next(iter(f.keys()))).dtype == torch.float16
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (8, 8), (40, 60), (3, 200)])
+def test_small_maps_render_scaled_up_to_the_minimum(gen, shape):
+    img = gen(np.zeros(shape, np.uint8), seed=0)
+    assert min(img.size) >= 64 and img.size[0] % 32 == 0 and img.size[1] % 32 == 0
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32, 2**63, "abc", 1.5, True])
+def test_seeds_out_of_range_are_one_clear_line(gen, seed):
+    with pytest.raises(ValueError, match=r"seed must be an integer in 0\.\.4294967295"):
+        gen(np.zeros((64, 64), np.uint8), seed=seed)
+
+
+def test_unknown_load_option_names_it():
+    with pytest.raises(ValueError, match="model 'landscape' does not take the option 'bogus'"):
+        synth.load("landscape", bogus=1)

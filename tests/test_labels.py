@@ -573,3 +573,9 @@ def test_palette_png_painting_is_read_as_colours_not_ids(tmp_path):
     foreign = Image.fromarray(ids, mode="P")
     foreign.putpalette([7, 7, 7] * 256)
     assert np.array_equal(to_labels(foreign, pal), ids)
+
+
+@pytest.mark.parametrize("bad", [-1, float("nan"), "x", True])
+def test_tolerance_must_be_a_distance(bad):
+    with pytest.raises(ValueError, match="tolerance must be an RGB distance >= 0"):
+        LAND.to_labels(np.zeros((4, 4, 3), np.uint8), tolerance=bad)

@@ -26,6 +26,10 @@ from synth.labels import resize_labels, snap_size
 StepCallback = Callable[[int, int, "Image.Image | None"], None]
 
 
+#: Largest seed (seeds are unsigned 32-bit, as in numpy and most samplers); image ``k`` uses ``seed + k``.
+MAX_SEED = 2**32 - 1
+
+
 @dataclass(frozen=True)
 class SizeRule:
     """Which output sizes a backend can make.
@@ -34,14 +38,20 @@ class SizeRule:
         multiple: width and height are snapped to multiples of this.
         default: ``(width, height)`` used by the UI for a new canvas.
         max_side: longest side allowed.
+        min_side: shortest side the network can make; smaller maps are scaled up (aspect kept) to it.
     """
 
     multiple: int
     default: tuple[int, int]
     max_side: int = 2048
+    min_side: int = 1
 
     def snap(self, width: int, height: int) -> tuple[int, int]:
-        """Nearest allowed size: each side rounded to the nearest multiple, longest side capped."""
+        """Nearest allowed size: small maps scaled up to ``min_side``, each side rounded to the nearest
+        multiple, longest side capped."""
+        if 0 < min(width, height) < self.min_side:
+            s = min(self.min_side / min(width, height), self.max_side / max(width, height))
+            width, height = max(self.min_side, width * s), max(self.min_side, height * s)
         return snap_size(width, height, self.multiple, max_side=self.max_side)
 
 
@@ -119,9 +129,9 @@ class BaseGenerator:
         ids = self.check_inputs(ids, size=size, num_images=num_images, options=options)
         if seed is None:
             seed = int(np.random.default_rng().integers(0, 2**31 - 1))
-        if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
-            raise ValueError(f"seed must be an integer, got {seed!r}")
-        seeds = [int(seed) + k for k in range(int(num_images))]
+        if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not 0 <= seed <= MAX_SEED:
+            raise ValueError(f"seed must be an integer in 0..{MAX_SEED}, got {str(seed)[:40]!r}")
+        seeds = [(int(seed) + k) % (MAX_SEED + 1) for k in range(int(num_images))]
         return self._generate(ids, seeds, **options)
 
     def check_inputs(self, ids, size=None, num_images: int = 1, options: dict | None = None) -> np.ndarray:

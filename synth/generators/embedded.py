@@ -242,9 +242,9 @@ class EmbeddedGenerator(BaseGenerator):
         self.name = name
         self.model = model
         self.palette = load_palette(model.config.palette)
-        self.size_rule = SizeRule(
-            multiple=model.config.multiple, default=tuple(model.config.default_size), max_side=1024
-        )
+        # instance norm at 1/multiple scale needs at least 2x2 there: sides of at least two multiples
+        multiple = model.config.multiple
+        self.size_rule = SizeRule(multiple, tuple(model.config.default_size), max_side=1024, min_side=2 * multiple)
         self._device, self._dtype = pick_device(device, dtype)
         # bfloat16 autocast + channels_last: ~3x faster on CPUs with AVX-512 BF16 (see `daub bench`).
         self.fast = fast and self._device.type == "cpu"

@@ -89,8 +89,17 @@ def get(name: str) -> Backend:
 
 
 def load(name: str, **kwargs):
-    """Build the backend called ``name``; keyword arguments go to its loader."""
-    return _resolve(get(name).loader)(**kwargs)
+    """Build the backend called ``name``; keyword arguments go to its loader (an unknown one is a
+    ``ValueError`` naming it)."""
+    record = get(name)
+    loader = _resolve(record.loader)
+    try:
+        return loader(**kwargs)
+    except TypeError as e:
+        if "unexpected keyword argument" not in str(e):
+            raise
+        bad = str(e).split("unexpected keyword argument", 1)[1].strip()
+        raise ValueError(f"model {record.name!r} does not take the option {bad}") from None
 
 
 def availability(name: str, **kwargs) -> tuple[bool, str]:
