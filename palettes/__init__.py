@@ -217,7 +217,7 @@ def load(name: str | Palette) -> Palette:
         raise ValueError(f"palette name must be a string, got {type(name).__name__}")
     key = name.strip().lower()
     if key not in NAMES:
-        raise ValueError(f"unknown palette {name!r}; choose one of: {', '.join(NAMES)}")
+        raise ValueError(f"unknown palette {name[:40]!r}; choose one of: {', '.join(NAMES)}")
     if key not in _CACHE:
         _CACHE[key] = _from_json(HERE / f"{key}.json")
     return _CACHE[key]

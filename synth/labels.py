@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from palettes import Palette
 from palettes import load as load_palette
@@ -127,8 +127,12 @@ def _is_colour_painting(image: Image.Image, palette: Palette) -> bool:
     return bool(np.all(_lut(palette)[codes] != _MISS))
 
 
+_ORIENTATION = 0x0112  # EXIF tag
+
+
 def open_image(path: str | Path | bytes) -> Image.Image:
-    """Open an image file fully (so corrupt files fail here), with a clear error."""
+    """Open an image file fully (so corrupt files fail here) and upright (EXIF orientation applied),
+    with a clear error; of an animation, the first frame."""
     try:
         src = io.BytesIO(path) if isinstance(path, bytes) else path
         img = Image.open(src)
@@ -136,6 +140,8 @@ def open_image(path: str | Path | bytes) -> Image.Image:
         if w * h > MAX_PIXELS:
             raise ValueError(f"image is {w}x{h} = {w * h} pixels, over the cap of {MAX_PIXELS}")
         img.load()
+        if img.getexif().get(_ORIENTATION, 1) != 1:  # a phone photo taken sideways: turn it upright
+            img = ImageOps.exif_transpose(img)
         return img
     except FileNotFoundError:
         raise ValueError(f"no such file: {path}") from None

@@ -579,3 +579,17 @@ def test_palette_png_painting_is_read_as_colours_not_ids(tmp_path):
 def test_tolerance_must_be_a_distance(bad):
     with pytest.raises(ValueError, match="tolerance must be an RGB distance >= 0"):
         LAND.to_labels(np.zeros((4, 4, 3), np.uint8), tolerance=bad)
+
+
+def test_open_image_turns_exif_rotated_photos_upright(tmp_path):
+    from synth.labels import open_image
+
+    img = Image.new("RGB", (40, 20), (200, 0, 0))
+    img.paste((0, 0, 200), (0, 0, 10, 20))  # blue on the left
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 clockwise to view"
+    path = tmp_path / "phone.jpg"
+    img.save(path, exif=exif, quality=95)
+    upright = open_image(path)
+    assert upright.size == (20, 40)
+    assert np.asarray(upright)[2, 10, 2] > 150  # the blue left edge is now the top

@@ -84,7 +84,7 @@ def get(name: str) -> Backend:
     """The record of ``name`` (case-insensitive); ``ValueError`` listing the choices when unknown."""
     key = name.strip().lower() if isinstance(name, str) else name
     if key not in _REGISTRY:
-        raise ValueError(f"unknown model {name!r}; choose one of: {', '.join(_REGISTRY)}")
+        raise ValueError(f"unknown model {str(name)[:40]!r}; choose one of: {', '.join(_REGISTRY)}")
     return _REGISTRY[key]
 
 
