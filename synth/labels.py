@@ -257,9 +257,17 @@ def _sq_distances(colours: np.ndarray, table: np.ndarray, rows: np.ndarray) -> n
     return out
 
 
+#: Pixels (or colours) handled per block in the nearest-colour search and the fringe clean-up: bounds
+#: the temporary arrays (about 200 bytes a pixel) whatever the image size.
+_BLOCK = 1 << 18
+
+
 def _nearest(colours: np.ndarray, palette: Palette) -> tuple[np.ndarray, np.ndarray]:
     """For ``[N, 3]`` uint8 colours, the row of ``palette.lut_paint`` nearest to each (the first on ties,
-    as a search of the whole table finds), and the distance."""
+    as a search of the whole table finds), and the distance. Works in blocks of :data:`_BLOCK`."""
+    if len(colours) > _BLOCK:
+        parts = [_nearest(colours[i : i + _BLOCK], palette) for i in range(0, len(colours), _BLOCK)]
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
     cand_table, count, table = _candidates(palette)
     cells = colours.astype(np.int32) >> (8 - _GRID_BITS)
     cell = (cells[:, 0] << (2 * _GRID_BITS)) | (cells[:, 1] << _GRID_BITS) | cells[:, 2]
@@ -456,17 +464,27 @@ def _cleanup(ids16, confident, flat, colours, palette, radius: int = 2) -> int:
     """
     w = ids16.shape[1]
     table = palette.colour_table().astype(np.int32)
-    nobody = _MISS  # marks a neighbour that is not confident; larger than every id
     # Edge padding reproduces clipped neighbour coordinates; one flat gather fetches every window.
-    padded = np.pad(np.where(confident, ids16, nobody), radius, mode="edge")
+    padded = np.pad(np.where(confident, ids16, _MISS), radius, mode="edge")  # _MISS: not confident
     pw = w + 2 * radius
     offs = np.array(
         [dy * pw + dx for dy in range(-radius, radius + 1) for dx in range(-radius, radius + 1) if dy or dx]
     )
-    base = flat + (flat // w) * (2 * radius) + radius * pw + radius  # each pixel's index in ``padded``
-    cand = np.take(padded, offs[:, None] + base[None, :])  # [K, N]: window order along axis 0
     own = np.take(ids16, flat)
     new = own.copy()
+    for i in range(0, len(flat), _BLOCK):  # blocks bound the [K, N] windows; every block reads ``padded``
+        part = flat[i : i + _BLOCK]
+        base = part + (part // w) * (2 * radius) + radius * pw + radius  # each pixel's index in ``padded``
+        cand = np.take(padded, offs[:, None] + base[None, :])  # [K, n]: window order along axis 0
+        new[i : i + _BLOCK] = _fringe_ids(cand, colours[i : i + _BLOCK], new[i : i + _BLOCK], table)
+    np.put(ids16, flat, new)
+    return int(np.count_nonzero(new != own))
+
+
+def _fringe_ids(cand: np.ndarray, colours: np.ndarray, new: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """The clean-up's choice for one block: ``cand`` ``[K, n]`` neighbour ids (``_MISS``: not confident),
+    ``colours`` ``[n, 3]``, ``new`` the current ids (returned, updated)."""
+    nobody = _MISS
     # Most windows hold at most two confident classes (an edge between two paints): the smallest and
     # largest id are then all the candidates, and two distances decide.
     lo = cand.min(0)
@@ -489,8 +507,7 @@ def _cleanup(ids16, confident, flat, colours, palette, radius: int = 2) -> int:
         c = cand[:, sel].T
         c = np.where(c == nobody, len(table) - 1, c)
         new[sel] = c[np.arange(len(sel)), _sq_distances(colours[sel], table, c).argmin(1)]
-    np.put(ids16, flat, new)
-    return int(np.count_nonzero(new != own))
+    return new
 
 
 def to_colors(ids, palette: Palette | str, *, trained: bool = False) -> np.ndarray:
