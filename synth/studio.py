@@ -7,11 +7,11 @@ between them as ``[H, W]`` id arrays; pictures as RGB(A) arrays or PIL images.
 
 from __future__ import annotations
 
-import importlib.util
 import random
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,24 +21,14 @@ from PIL import Image
 
 from palettes import Palette
 from palettes import load as load_palette
-from synth import generators, labelmaps
+from synth import generators, labelmaps, zerogpu
 from synth.labels import open_image, to_labels, write_index_png
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 #: Canvas sides are multiples of this (every backend's multiple divides it).
 MULTIPLE = 32
-
-
-def _gpu(fn: Callable) -> Callable:
-    """``spaces.GPU`` on Hugging Face ZeroGPU Spaces; a no-op elsewhere (also when ``spaces`` is a bare folder)."""
-    if importlib.util.find_spec("spaces") is None:
-        return fn
-    try:
-        import spaces
-    except Exception:
-        return fn
-    gpu = getattr(spaces, "GPU", None)
-    return gpu(fn) if callable(gpu) else fn
+#: Options that need the backend loaded with extra keyword arguments (a style photo: the style ControlNet).
+LOAD_FOR_OPTION: dict[str, dict] = {"style_image": {"style": True}}
 
 
 @dataclass
@@ -69,6 +59,15 @@ class RenderResult:
     seconds: float
     files: list[str] = field(default_factory=list)
 
+    @property
+    def spread(self) -> float:
+        """Mean absolute difference (0..255) between the first image and the others (0 for one image)."""
+        if len(self.images) < 2:
+            return 0.0
+        first = np.asarray(self.images[0].convert("RGB"), np.float32)
+        rest = [np.abs(np.asarray(im.convert("RGB"), np.float32) - first).mean() for im in self.images[1:]]
+        return float(np.mean(rest))
+
 
 class Studio:
     """Loaded generators and segmenters, and every non-UI step of the demo.
@@ -87,6 +86,14 @@ class Studio:
         self._loader = loader
         self._segmenter_factory = segmenter
         self._generators: dict[str, object] = {}
+        self._load_kwargs: dict[str, dict] = {}
+        self._token = next(zerogpu.TOKENS)
+        zerogpu.LOADERS[self._token] = loader
+        weakref.finalize(self, zerogpu.forget, self._token)
+        #: :func:`synth.zerogpu.run` as ``spaces.GPU`` wraps it on ZeroGPU (decorated when the Studio is made, before launch).
+        self._gpu_run = zerogpu.gpu(zerogpu.run, duration=zerogpu.duration)
+        #: True on ZeroGPU: non-live renders go through ``spaces.GPU``; live backends load on the CPU.
+        self.zero_gpu = self._gpu_run is not zerogpu.run
         self._segmenters: dict[str, object] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
@@ -109,16 +116,29 @@ class Studio:
         size = tuple(gen.size_rule.default) if gen is not None else tuple(record.canvas)
         return ModelInfo(record.name, record.palette, record.description, bool(ok), reason, record.live, size)
 
-    def generator(self, name: str):
-        """The loaded backend ``name`` (loaded once, on first use); clear error when it is unavailable."""
+    def generator(self, name: str, **load):
+        """The loaded backend ``name`` (loaded once, on first use); clear error when it is unavailable.
+
+        ``load``: keyword arguments the backend must have been loaded with (e.g. ``style=True``); a backend
+        loaded without them is loaded again with them added (that generator serves the earlier uses too).
+        On ZeroGPU, live backends load on the CPU: CUDA is attached only inside ``spaces.GPU`` functions.
+        """
+        record = generators.get(name)
+        name = record.name
         with self._guard:
             lock = self._locks.setdefault(name, threading.Lock())
         with lock:
-            if name not in self._generators:
+            have = self._load_kwargs.get(name)
+            if have is None or any(k not in have or have[k] != v for k, v in load.items()):
                 info = self.model(name)
                 if not info.ready:
                     raise RuntimeError(f"model {name!r} is not available here: {info.reason}")
-                self._generators[name] = self._loader(name)
+                kwargs = {**(have or {}), **load}
+                if self.zero_gpu and record.live:
+                    kwargs["device"] = "cpu"
+                self._generators[name] = self._loader(name, **kwargs) if kwargs else self._loader(name)
+                self._load_kwargs[name] = kwargs
+                zerogpu.LOADED[(self._token, name)] = (self._generators[name], kwargs)
             return self._generators[name]
 
     def options(self, name: str) -> list[str]:
@@ -245,18 +265,27 @@ class Studio:
             seed: base seed (``None``: random); image ``k`` uses ``seed + k``.
             num_images: number of images.
             options: backend options; ``None`` values and options the backend does not take are dropped.
-            callback: ``callback(step, total, preview)`` per step, passed on when the backend takes one.
+                A ``style_image`` loads the backend with ``style=True`` first (:data:`LOAD_FOR_OPTION`).
+            callback: ``callback(step, total, preview)`` per step, passed on when the backend takes one
+                (not on ZeroGPU, where non-live renders run in a forked worker through ``spaces.GPU``).
         """
+        options = {k: v for k, v in (options or {}).items() if v is not None}
         gen = self.generator(model)
-        seed = self.new_seed() if seed is None else int(seed)
         accepted = set(getattr(gen, "options", ()))
-        opts = {k: v for k, v in (options or {}).items() if v is not None and k in accepted}
-        if callback is not None and "callback" in accepted:
-            opts["callback"] = callback
-        seen = gen.check_inputs(ids, num_images=int(num_images), options=opts)
+        opts = {k: v for k, v in options.items() if k in accepted}
+        load = {k: v for opt, extra in LOAD_FOR_OPTION.items() if opt in opts for k, v in extra.items()}
+        if load:
+            gen = self.generator(model, **load)
+        model = generators.get(model).name
+        seed = self.new_seed() if seed is None else int(seed)
+        on_gpu = self.zero_gpu and not generators.get(model).live
+        # a step callback cannot cross ZeroGPU's pickling into its worker: no per-step progress there
+        step = callback if callback is not None and "callback" in accepted and not on_gpu else None
+        seen = gen.check_inputs(ids, num_images=int(num_images), options={**opts, "callback": step} if step else opts)
+        args = (model, seen, seed, int(num_images), opts, self._token, self._load_kwargs[model])
         t0 = time.perf_counter()
         with self._locks.setdefault(model, threading.Lock()):
-            images = _run(gen, seen, seed, int(num_images), opts)
+            images = self._gpu_run(*args) if on_gpu else zerogpu.run(*args, callback=step)
         return RenderResult(images, seen, model, seed, round(time.perf_counter() - t0, 3))
 
     def export(self, result: RenderResult) -> list[str]:
@@ -288,12 +317,6 @@ class Studio:
         """Example label maps (index PNGs) for the model's palette."""
         folder = EXAMPLES_DIR / self.palette(model).name
         return [str(p) for p in sorted(folder.glob("*.png"))]
-
-
-@_gpu
-def _run(gen, ids: np.ndarray, seed: int, num_images: int, options: dict) -> list[Image.Image]:
-    """The GPU part of a render (decorated with ``spaces.GPU`` on ZeroGPU Spaces)."""
-    return gen.generate(ids, seed=seed, num_images=num_images, **options)
 
 
 __all__ = ["ModelInfo", "RenderResult", "Studio"]

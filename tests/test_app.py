@@ -21,6 +21,7 @@ from palettes import load as load_palette
 from synth import generators
 from synth.labels import write_index_png
 from synth.studio import Studio
+from synth.ui.painter import png_data_url
 
 FAKE = "fake-slow"
 LAND = load_palette("landscape")
@@ -129,14 +130,13 @@ def test_api_render_slow_backend_reports_progress_per_step(app, index_png):
 
 def test_render_button_passes_diffusion_options(app, index_png):
     """The Render button's handler (undocumented endpoint) sends prompt/steps to a backend that takes them."""
-    from gradio_client import handle_file
 
     client, fake, _ = app
-    colour = index_png.with_name("c.png")
-    Image.fromarray(LAND.to_colors(sample_ids())).convert("RGBA").save(colour)
-    editor = {"background": handle_file(str(colour)), "layers": [], "composite": handle_file(str(colour)), "id": None}
-    out = client.predict(editor, FAKE, 11, 2, "a lake at dawn", "", 3, 7.5, 1.0, False, None, api_name="/render_canvas")
-    gallery, seen, overlay, report, files = out
+    painted = {"image": png_data_url(LAND.to_colors(sample_ids())), "stroke": 1}
+    out = client.predict(
+        painted, FAKE, 11, 2, "a lake at dawn", "", 3, 7.5, 1.0, False, None, api_name="/render_canvas"
+    )
+    gallery, note, seen, overlay, report, files = out
     assert len(gallery) == 2
     assert fake.calls[-1] == {"prompt": "a lake at dawn", "steps": 3, "shape": (192, 256)}
     report = json.loads(report) if isinstance(report, str) else report
@@ -203,3 +203,20 @@ def test_a_registered_backend_is_on_the_page_and_over_http(app, index_png):
     assert set(generators.names()) <= set(choices)
     img = np.asarray(Image.open(client.predict(handle_file(str(index_png)), FAKE, 9, api_name="/render")))
     assert tuple(img[0, 0]) == (9, 40, 200)
+
+
+def test_errors_name_files_not_server_paths_and_model_names_ignore_case(app, tmp_path, index_png):
+    from gradio_client import handle_file
+
+    client = app[0]
+    corrupt = tmp_path / "corrupt.png"
+    corrupt.write_bytes(b"\x89PNG\r\n\x1a\nnot really a png")
+    with pytest.raises(Exception) as err:
+        client.predict(handle_file(str(corrupt)), "landscape", api_name="/labels")
+    assert "cannot read image corrupt.png" in str(err.value) and "/tmp/" not in str(err.value)
+    with pytest.raises(Exception) as err:
+        client.predict("x" * 100_000, api_name="/palette")
+    assert "unknown palette" in str(err.value) and len(str(err.value)) < 1000
+    if HAVE_LANDSCAPE:
+        img = np.asarray(Image.open(client.predict(handle_file(str(index_png)), " LANDSCAPE ", 3, api_name="/render")))
+        assert img.shape == (192, 256, 3)

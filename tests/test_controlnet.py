@@ -308,6 +308,56 @@ def test_fast_without_downloaded_lora_is_a_clear_error(models, ids, tmp_path):
         g(ids, seed=0, fast=True)
 
 
+def test_fast_offline_from_a_hub_style_cache_names_the_lora_file(models, ids, tmp_path):
+    """Offline, diffusers cannot list a Hub repo to find the LoRA file: the Hub id gets ``weight_name``
+    (a file path gets its own name, a local folder none) and fast mode works from the HF cache."""
+    import shutil
+
+    repo = tmp_path / "models--latent-consistency--lcm-lora-sdv1-5"
+    shutil.copytree(models["lora"], repo / "snapshots" / ("0" * 40))
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("0" * 40)
+    assert controlnet._present(controlnet.LCM_LORA, "lora", cache_dir=tmp_path)
+    g = synth.load("controlnet-seg", base_model=models["base"], controlnet=models["seg"], cache_dir=tmp_path)
+    seen = []
+    load_lora = g.pipe.load_lora_weights
+    g.pipe.load_lora_weights = lambda ref, **kw: seen.append((ref, kw.get("weight_name"))) or load_lora(ref, **kw)
+    calls = []
+    img = g(ids, seed=0, fast=True, callback=lambda *a: calls.append(a))
+    assert img.size == (64, 64) and len(calls) == 4 and g._lora_loaded
+    assert seen == [(controlnet.LCM_LORA, "pytorch_lora_weights.safetensors")]
+    for ref, expected in (
+        (
+            os.path.join(models["lora"], "pytorch_lora_weights.safetensors"),
+            (models["lora"], "pytorch_lora_weights.safetensors"),
+        ),
+        (models["lora"], (models["lora"], None)),
+    ):
+        seen.clear()
+        g.lcm_lora = ref
+        g.pipe.delete_adapters("lcm")
+        g._load_lora()
+        assert seen == [expected]
+
+
+def test_ui_fast_mode_leaves_steps_and_guidance_to_lcm(gen, ids):
+    """The web UI's options in fast mode: the Steps/Guidance sliders are not sent, LCM's 4 steps apply."""
+    from types import SimpleNamespace
+
+    from synth.ui.events import collect_options
+
+    side = SimpleNamespace(
+        model=lambda name: SimpleNamespace(ready=True, live=False), options=lambda name: list(gen.options)
+    )
+    normal = collect_options(side, "controlnet-seg", "a house", "", 20, 7.5, 1.0, False, None)
+    assert normal["steps"] == 20 and normal["guidance_scale"] == 7.5 and normal["fast"] is False
+    fast = collect_options(side, "controlnet-seg", "a house", "", 20, 7.5, 1.0, True, None)
+    assert fast == {"prompt": "a house", "conditioning_scale": 1.0, "fast": True}
+    calls = []
+    gen(ids, seed=0, callback=lambda *a: calls.append(a), **fast)
+    assert len(calls) == 4 and gen.check_options(fast)["guidance_scale"] == controlnet.DEFAULTS[True][1]
+
+
 # -- style (multi-ControlNet) ----------------------------------------------------------------------
 
 

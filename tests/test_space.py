@@ -54,13 +54,34 @@ def test_space_folder_has_app_packages_weights_and_metadata(space):
     assert not list(space.rglob("__pycache__"))
     meta = _front_matter(space / "README.md")
     assert meta["sdk"] == "gradio" and meta["sdk_version"] == gradio.__version__
-    assert meta["app_file"] == "app.py" and meta["python_version"] == "3.11"
+    assert meta["app_file"] == "app.py" and meta["python_version"] == "3.10"  # ZeroGPU documents Python 3.10.13
     assert "lllyasviel/control_v11p_sd15_seg" in meta["models"]
     assert "stable-diffusion-v1-5/stable-diffusion-v1-5" in meta["models"]
     reqs = (space / "requirements.txt").read_text()
     lines = [ln.strip() for ln in reqs.splitlines() if ln.strip() and not ln.startswith("#")]
     assert any(ln.startswith("diffusers") for ln in lines) and any(ln.startswith("torch") for ln in lines)
     assert not any(ln.startswith("gradio") for ln in lines)  # the Space's sdk_version provides gradio
+
+
+def test_space_requirements_agree_with_pyproject(space):
+    """The Space installs the project's dependencies and its diffusion extra (controlnet-aux for the style
+    photo included) with the same lower bounds; gradio comes from the Space's sdk_version."""
+    tomllib = pytest.importorskip("tomllib")
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+
+    def floors(specs):
+        out = {}
+        for spec in specs:
+            name, _, floor = spec.partition(">=")
+            out[name.strip().lower().replace("_", "-")] = floor.split(",")[0].strip()
+        return out
+
+    wanted = floors(project["dependencies"] + project["optional-dependencies"]["diffusion"])
+    wanted.pop("gradio")
+    lines = (space / "requirements.txt").read_text().splitlines()
+    have = floors(ln.strip() for ln in lines if ln.strip() and not ln.startswith("#"))
+    assert have == wanted
+    assert "controlnet-aux" in have and have["torch"] == "2.6"
 
 
 def test_build_refuses_to_overwrite(space, tmp_path):

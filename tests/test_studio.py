@@ -13,8 +13,8 @@ from palettes import load as load_palette
 from synth import generators
 from synth.generators import availability, palette_of
 from synth.labels import write_index_png
-from synth.studio import Studio, _gpu
-from synth.ui.widgets import editor_picture, editor_value
+from synth.studio import Studio
+from synth.zerogpu import gpu
 
 LAND = load_palette("landscape")
 SKY, TREE, WATER, MOUNTAIN = (LAND.id_of(n) for n in ("sky", "tree", "water", "mountain"))
@@ -27,33 +27,26 @@ def studio(tmp_path_factory):
     return Studio(segmenter=fake_segmenter, out_dir=str(tmp_path_factory.mktemp("studio")))
 
 
-def test_editor_value_roundtrip_and_transparent_is_fill(studio):
+def test_labels_of_a_picture_and_transparent_is_fill(studio):
     ids = sample_ids()
-    value = editor_value(studio.colours(ids, "landscape"))
-    back, report = studio.labels(editor_picture(value), "landscape")
+    back, report = studio.labels(studio.colours(ids, "landscape"), "landscape")
     assert np.array_equal(back, ids)
     assert report["exact"] == ids.size and report["classes"] == {"sky": 24576 - 3600, "tree": 3600, "water": 24576}
     rgba = np.zeros((192, 256, 4), np.uint8)  # fully transparent: everything is the fill class
     rgba[:10, :10] = (*LAND.paint[WATER], 255)
-    ids2, rep2 = studio.labels(editor_picture({"background": None, "layers": [], "composite": rgba}), "landscape")
+    ids2, rep2 = studio.labels(rgba, "landscape")
     assert (ids2[:10, :10] == WATER).all() and (ids2[10:] == LAND.fill).all()
     assert rep2["transparent"] == 192 * 256 - 100
+    blank, rep3 = studio.labels(None, "landscape")
+    assert np.array_equal(blank, studio.blank("landscape")) and rep3["classes"] == {"sky": 192 * 256}
 
 
-def test_editor_labels_reports_snapped_colours(studio):
+def test_labels_reports_snapped_colours(studio):
     rgb = np.zeros((64, 64, 3), np.uint8)
     rgb[:] = LAND.paint[SKY]
     rgb[:, 32:] = np.clip(LAND.paint[WATER].astype(int) + 6, 0, 255)  # a near miss: snapped to water
-    ids, rep = studio.labels(editor_picture({"composite": rgb}), "landscape")
+    ids, rep = studio.labels(rgb, "landscape")
     assert (ids[:, 32:] == WATER).all() and rep["snapped"] == 64 * 32 and rep["beyond_tolerance"] == 0
-
-
-def test_editor_labels_without_composite_flattens_layers(studio):
-    bg = studio.colours(np.full((32, 32), SKY, np.uint8), "landscape")
-    layer = np.zeros((32, 32, 4), np.uint8)
-    layer[:16] = (*LAND.paint[TREE], 255)
-    ids, _ = studio.labels(editor_picture({"background": bg, "layers": [layer], "composite": None}), "landscape")
-    assert (ids[:16] == TREE).all() and (ids[16:] == SKY).all()
 
 
 def test_blank_uses_fill_and_model_canvas(studio):
@@ -84,6 +77,7 @@ def test_render_export_and_reload_round_trip(studio):
     ids = sample_ids()
     result = studio.render(ids, "landscape", seed=7, num_images=2)
     assert len(result.images) == 2 and result.images[0].size == (256, 192) and result.seed == 7
+    assert result.spread > 0 and studio.render(ids, "landscape", seed=7, num_images=1).spread == 0
     again = studio.render(ids, "landscape", seed=7)
     assert np.array_equal(np.asarray(again.images[0]), np.asarray(result.images[0]))  # same seed, same picture
     files = studio.export(result)
@@ -135,7 +129,7 @@ def test_gpu_shim_is_a_no_op_without_spaces():
     def f(x):
         return x + 1
 
-    assert _gpu(f)(1) == 2
+    assert gpu(f)(1) == 2
 
 
 def test_switch_moves_to_the_new_palette_and_canvas_and_says_what_is_dropped(studio):

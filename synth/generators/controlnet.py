@@ -63,6 +63,9 @@ LATENT_RGB = (
     (-0.2120, -0.2616, -0.7177),
 )
 
+#: LoRA file names diffusers writes (``save_lora_weights``), preferred first; the LCM-LoRA repos hold the first.
+LORA_WEIGHTS = ("pytorch_lora_weights.safetensors", "pytorch_lora_weights.bin")
+
 _WEIGHTS = (
     "diffusion_pytorch_model.safetensors",
     "diffusion_pytorch_model.fp16.safetensors",
@@ -91,7 +94,7 @@ def _present(ref: str, kind: str, cache_dir=None) -> bool:
             ref, tuple(f"unet/{w}" for w in _WEIGHTS), cache_dir
         )
     if kind == "lora":
-        return hub.cached(ref, ("pytorch_lora_weights.safetensors", "pytorch_lora_weights.bin"), cache_dir)
+        return hub.cached(ref, LORA_WEIGHTS, cache_dir)
     return hub.cached(ref, ("config.json",), cache_dir) and hub.cached(ref, _WEIGHTS, cache_dir)
 
 
@@ -373,6 +376,10 @@ class ControlNetSegGenerator(BaseGenerator):
         path = Path(ref).expanduser()
         if path.is_file():
             ref, kwargs["weight_name"] = str(path.parent), path.name
+        elif not hub.is_local(ref):  # offline, diffusers cannot guess a Hub repo's file name: name it
+            kwargs["weight_name"] = next(
+                (w for w in LORA_WEIGHTS if hub.cached(ref, (w,), self.cache_dir)), LORA_WEIGHTS[0]
+            )
         try:
             self.pipe.load_lora_weights(ref, **kwargs)
         except (ValueError, OSError) as e:

@@ -6,21 +6,21 @@ tensor maths. :mod:`synth.app` wires the two together and launches.
 
 * :mod:`~synth.ui.layout` lays the components out, :mod:`~synth.ui.events` wires what they do,
   :mod:`~synth.ui.http` adds the named HTTP endpoints, :mod:`~synth.ui.widgets` holds small pieces.
-* The canvas is an ``ImageEditor`` whose *background* holds the starting label map (blank = the
-  palette's fill class); strokes go on a layer above it, the eraser uncovers the starting map.
-* Switching model converts the canvas by class name and fits it to the new model's canvas size.
-* A click on the "label map the model saw" image flood-fills that region with the current class.
+* The canvas is Daub's own painter (:mod:`~synth.ui.painter`): exact class ids, brush, fill, an eraser
+  that uncovers the starting map, undo/redo, keyboard; one compact PNG per finished stroke.
+* Switching model moves the painting by class name, says what it drops, and switching straight back
+  restores it.
 """
 
 from __future__ import annotations
 
 import gradio as gr
 
-from synth.ui.events import live_settings, wire_classes, wire_model_switch, wire_rendering, wire_sources
+from synth.ui.events import live_settings, wire_model_switch, wire_rendering, wire_sources
 from synth.ui.http import wire_http
 from synth.ui.layout import layout
 from synth.ui.protocol import ModelSide
-from synth.ui.widgets import CSS, brush, swatch_html
+from synth.ui.widgets import CSS
 
 
 def pick_model(side: ModelSide, default_model: str | None) -> str:
@@ -46,12 +46,11 @@ def create_demo(side: ModelSide, default_model: str | None = None) -> gr.Blocks:
     with gr.Blocks(title="Daub: paint a map, get a photo") as demo:
         page = layout(side, model0)
         live = wire_rendering(side, page)
-        wire_sources(side, page, live)
-        wire_classes(side, page)
-        wire_model_switch(side, page, live)
-        demo.load(live, [page.editor, page.model_state, page.seed, page.num_images], **live_settings(page))
+        wire_sources(side, page)
+        wire_model_switch(side, page)
+        demo.load(live, page.live_inputs, **live_settings(page))
         wire_http(side)
     return demo
 
 
-__all__ = ["CSS", "ModelSide", "brush", "create_demo", "pick_model", "swatch_html"]
+__all__ = ["CSS", "ModelSide", "create_demo", "pick_model"]

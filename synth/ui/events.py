@@ -1,29 +1,23 @@
 """What the page does: each ``wire_*`` function connects one group of events of a :class:`Page`.
 
-Embedded (live) models re-render on every canvas change, latest wins; the others on the Render button,
-with a progress bar per step when the backend reports steps.
+Every change of the painter (a stroke, fill, clear, undo, an upload, an example, a model switch)
+re-renders live models, latest wins; so do the seed and the number of images. Other models render
+on the Render button, with a progress bar per step when the backend reports steps.
 """
 
 from __future__ import annotations
 
 import gradio as gr
 
-from palettes import load as load_palette
-from synth.ui.layout import Page, example_pictures
+from synth.ui.layout import Page, example_pictures, model_note
+from synth.ui.painter import picture, value_for
 from synth.ui.protocol import ModelSide
-from synth.ui.widgets import (
-    brush,
-    class_choices,
-    default_class,
-    editor_picture,
-    editor_value,
-    safe,
-    swatch_html,
-    upload_path,
-)
+from synth.ui.widgets import safe, upload_path
 
-#: Events that write the canvas: no loading overlay on it (it would swallow strokes while pending).
+#: Events that only change the page (no API endpoint, no loading overlay over the painter).
 PRIVATE = dict(api_visibility="private", show_progress="hidden")
+#: Below this mean difference (0..255) between the images of one render, the page says they look alike.
+ALIKE = 12.0
 
 
 def live_settings(page: Page) -> dict:
@@ -33,21 +27,25 @@ def live_settings(page: Page) -> dict:
         trigger_mode="always_last",
         concurrency_limit=2,
         concurrency_id="live",
-        show_progress="minimal",
+        show_progress="hidden",
         api_visibility="private",
     )
 
 
 def collect_options(side: ModelSide, model, prompt, negative, steps, guidance, cond, fast, style) -> dict:
-    """The diffusion controls' values the backend takes (none for live or unavailable backends)."""
+    """The diffusion controls' values the backend takes (none for live or unavailable backends).
+
+    In fast mode the Steps and Guidance sliders are left out: the backend's fast defaults apply (LCM-LoRA:
+    4 steps, guidance 1.5), not the sliders' values for normal sampling.
+    """
     info = side.model(model)
     if not info.ready or info.live:
         return {}
     values = {
         "prompt": prompt or None,
         "negative_prompt": negative or None,
-        "steps": int(steps) if steps else None,
-        "guidance_scale": guidance,
+        "steps": int(steps) if steps and not fast else None,
+        "guidance_scale": guidance if not fast else None,
         "conditioning_scale": cond,
         "fast": bool(fast),
         "style_image": style,
@@ -56,8 +54,18 @@ def collect_options(side: ModelSide, model, prompt, negative, steps, guidance, c
     return {k: v for k, v in values.items() if k in accepted and v is not None}
 
 
+def photo_note(result) -> str:
+    """Says so when the images of one render barely differ (the model varies little with the seed)."""
+    if len(result.images) < 2 or result.spread >= ALIKE:
+        return ""
+    return (
+        f"These {len(result.images)} images differ by only {result.spread:.0f}/255 on average: "
+        f"`{result.model}` changes little with the seed."
+    )
+
+
 def render_outputs(side: ModelSide, result, report: dict) -> tuple:
-    """Gallery, seen map, overlay, report and files of one render."""
+    """Gallery, photo note, seen map, overlay, report and files of one render."""
     files = side.export(result)
     report = dict(
         report,
@@ -67,22 +75,23 @@ def render_outputs(side: ModelSide, result, report: dict) -> tuple:
         output_size=[result.images[0].width, result.images[0].height],
     )
     seen = side.colours(result.ids, result.model)
-    return result.images, seen, side.overlay(result.images[0], result.ids, result.model), report, files
+    overlay = side.overlay(result.images[0], result.ids, result.model)
+    return result.images, photo_note(result), seen, overlay, report, files
 
 
 def wire_rendering(side: ModelSide, page: Page):
-    """Live re-render on canvas changes; the Render button; New variation. Returns the live handler."""
+    """Live re-render on painter, seed and image-count changes; the Render button; New variation."""
 
     @safe
     def live(value, model, seed_value, n):
-        ids, rep = side.labels(editor_picture(value), model)
+        ids, rep = side.labels(picture(value), model)
         if not side.model(model).live:
-            return gr.skip(), side.colours(ids, model), gr.skip(), rep, gr.skip()
+            return gr.skip(), gr.skip(), side.colours(ids, model), gr.skip(), rep, gr.skip()
         return render_outputs(side, side.render(ids, model, int(seed_value or 0), int(n)), rep)
 
     @safe
     def render(value, model, seed_value, n, *option_values, progress=gr.Progress()):  # noqa: B008
-        ids, rep = side.labels(editor_picture(value), model)
+        ids, rep = side.labels(picture(value), model)
         opts = collect_options(side, model, *option_values)
         progress(0, desc=f"{model}: starting")
 
@@ -91,114 +100,91 @@ def wire_rendering(side: ModelSide, page: Page):
 
         return render_outputs(side, side.render(ids, model, int(seed_value or 0), int(n), opts, on_step), rep)
 
-    live_inputs = [page.editor, page.model_state, page.seed, page.num_images]
-    page.editor.change(live, live_inputs, **live_settings(page))
+    for trigger in (page.painter.change, page.seed.change, page.num_images.release):
+        trigger(live, page.live_inputs, **live_settings(page))
     # the Render button reads the model dropdown (so API callers can name a model); the model switch keeps
-    # the dropdown on a ready model, equal to model_state once the canvas is converted
+    # the dropdown on a ready model, equal to model_state once the painting is converted
     page.render_btn.click(
         render,
-        [page.editor, page.model, page.seed, page.num_images, *page.option_inputs],
+        [page.painter, page.model, page.seed, page.num_images, *page.option_inputs],
         page.render_outputs,
         concurrency_limit=1,
         concurrency_id="render",
         api_name="render_canvas",
         api_visibility="undocumented",
     )
-    page.variation.click(side.new_seed, None, page.seed, api_visibility="private").then(
-        live, live_inputs, **live_settings(page)
-    )
+    page.variation.click(side.new_seed, None, page.seed, **PRIVATE)
     return live
 
 
-def wire_sources(side: ModelSide, page: Page, live) -> None:
-    """Blank canvas, label-map and photo uploads, examples, and flood fill on the seen map."""
-
-    def show(ids, model):
-        return editor_value(side.colours(ids, model))
-
-    @safe
-    def blank(model):
-        return show(side.blank(model), model)
+def wire_sources(side: ModelSide, page: Page) -> None:
+    """Label-map and photo uploads and examples replace the painting (undo brings it back)."""
 
     @safe
     def load_map(file, model):
-        return show(side.read_label_map(upload_path(file), model)[0], model)
+        ids, _ = side.read_label_map(upload_path(file), model)
+        return value_for(side, ids, model)
 
     @safe
     def load_photo(file, model):
         ids = side.segment(upload_path(file), model)
-        gr.Info("Label map predicted from the photo: correct it with the brush.")
-        return show(ids, model)
+        return value_for(side, ids, model, note="Label map predicted from the photo: correct it with the brush.")
 
     @safe
     def pick_example(paths, model, evt: gr.SelectData):
-        return show(side.read_label_map(paths[evt.index], model)[0], model)
+        return value_for(side, side.read_label_map(paths[evt.index], model)[0], model)
+
+    page.upload_map.upload(load_map, [page.upload_map, page.model_state], page.painter, **PRIVATE)
+    page.upload_photo.upload(load_photo, [page.upload_photo, page.model_state], page.painter, **PRIVATE)
+    page.examples.select(pick_example, [page.example_paths, page.model_state], page.painter, **PRIVATE)
+
+
+def wire_model_switch(side: ModelSide, page: Page) -> None:
+    """A model switch moves the painting to the new palette by class name, says which classes it drops,
+    and keeps the old painting: switching straight back restores it exactly."""
 
     @safe
-    def fill(value, model, class_id, evt: gr.SelectData):
-        ids, _ = side.labels(editor_picture(value), model)
-        x, y = evt.index
-        return show(side.flood_fill(ids, int(x), int(y), int(class_id), model), model)
-
-    live_inputs = [page.editor, page.model_state, page.seed, page.num_images]
-    for event in (
-        page.blank_btn.click(blank, page.model_state, page.editor, **PRIVATE),
-        page.upload_map.upload(load_map, [page.upload_map, page.model_state], page.editor, **PRIVATE),
-        page.upload_photo.upload(load_photo, [page.upload_photo, page.model_state], page.editor, **PRIVATE),
-        page.examples.select(pick_example, [page.example_paths, page.model_state], page.editor, **PRIVATE),
-        page.seen.select(fill, [page.editor, page.model_state, page.class_pick], page.editor, **PRIVATE),
-    ):
-        event.then(live, live_inputs, **live_settings(page))
-
-
-def wire_classes(side: ModelSide, page: Page) -> None:
-    """The class dropdown and the swatches pick the brush colour."""
-
-    def choose_class(class_id, model):
-        if class_id is None:
-            return gr.skip(), gr.skip()
-        pal = side.model(model).palette
-        return gr.ImageEditor(brush=brush(pal, int(class_id))), swatch_html(pal, int(class_id))
-
-    def pick_swatch(evt: gr.EventData):
-        return int(evt._data["id"])
-
-    page.class_pick.change(choose_class, [page.class_pick, page.model_state], [page.editor, page.swatches], **PRIVATE)
-    page.swatches.pick(pick_swatch, None, page.class_pick, **PRIVATE)
-
-
-def wire_model_switch(side: ModelSide, page: Page, live) -> None:
-    """Switching model converts the canvas by class name and fits it to the new model's canvas."""
-
-    @safe
-    def switch_model(new, old, value):
+    def switch_model(new, old, value, saved):
         info = side.model(new)
+        if new == old:
+            return (gr.skip(),) * 8
         if not info.ready:
             gr.Warning(f"{new} is not available here: {info.reason}")
-            return (old,) + (gr.skip(),) * 9
-        pal = info.palette
-        ids, _ = side.labels(editor_picture(value), old)
-        ids, _ = side.switch(ids, old, new)
-        cls = default_class(pal)
+            return (old,) + (gr.skip(),) * 7
+        ids, _ = side.labels(picture(value), old)
+        back = saved.get(new)
+        if back is not None and back["to"] == old and (back["left_as"] == ids).all():
+            moved, note = back["ids"], f"Your {new} painting is back as you left it."
+        else:
+            moved, dropped = side.switch(ids, old, new)
+            note = _dropped_note(side, old, new, dropped)
+            if dropped:
+                gr.Warning(note)
+        saved = {**saved, old: {"ids": ids, "left_as": moved, "to": new}}
         paths = side.examples(new)
-        canvas = gr.ImageEditor(
-            value=editor_value(side.colours(ids, new)), brush=brush(pal, cls), canvas_size=tuple(info.size)
-        )
         return (
+            gr.Dropdown(value=new, info=model_note(info)),
             new,
-            new,
-            canvas,
-            gr.Dropdown(choices=class_choices(pal), value=cls),
-            swatch_html(pal, cls),
-            load_palette(pal).legend(),
+            value_for(side, moved, new, note=note),
+            saved,
             example_pictures(side, new, paths),
             paths,
             gr.Accordion(visible=not info.live),
-            gr.Button(value="Render" if not info.live else "Render again"),
+            gr.Button(visible=not info.live),
         )
 
-    outputs = [page.model, page.model_state, page.editor, page.class_pick, page.swatches, page.legend]
-    outputs += [page.examples, page.example_paths, page.diffusion, page.render_btn]
-    page.model.change(switch_model, [page.model, page.model_state, page.editor], outputs, **PRIVATE).then(
-        live, [page.editor, page.model_state, page.seed, page.num_images], **live_settings(page)
+    outputs = [page.model, page.model_state, page.painter, page.saved, page.examples, page.example_paths]
+    outputs += [page.diffusion, page.render_btn]
+    page.model.change(switch_model, [page.model, page.model_state, page.painter, page.saved], outputs, **PRIVATE)
+
+
+def _dropped_note(side: ModelSide, old: str, new: str, dropped: dict[str, int]) -> str:
+    if not dropped:
+        return ""
+    fill = side.palette_json(new)
+    fill_name = next(c["name"] for c in fill["classes"] if c["id"] == fill["fill"])
+    names = ", ".join(f"{name} ({pixels} px)" for name, pixels in dropped.items())
+    return (
+        f"{new} has no class for {names}: painted as {fill_name} now. "
+        f"Switch back to {old} before painting to get your painting back unchanged."
     )

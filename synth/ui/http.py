@@ -26,8 +26,9 @@ def wire_http(side: ModelSide) -> None:
     @safe
     def api_render(file, model_name, seed_value, progress=gr.Progress()):  # noqa: B008
         """Label map (index or colour PNG) + model + seed -> image (PNG)."""
+        model_name = str(model_name or "").strip().lower()
         if model_name not in models:
-            raise ValueError(f"unknown model {model_name!r}; choose one of: {', '.join(models)}")
+            raise ValueError(f"unknown model {model_name[:40]!r}; choose one of: {', '.join(models)}")
         ids, _ = side.read_label_map(upload_path(file), model_name, fit=False)
 
         def on_step(step, total, preview=None):

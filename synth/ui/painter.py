@@ -1,0 +1,76 @@
+"""The label-map painter: an HTML5 canvas in a ``gr.HTML`` that paints exact class ids.
+
+Its value is a dict: ``image`` (a lossless colour PNG data URL of the whole map in paint colours),
+``base`` (the starting map the eraser uncovers), ``classes`` (``id, name, hex``), ``fill``, ``key``
+(new for every map the server sends) and, from the browser, ``stroke`` (a counter). The browser keeps
+the undo history and sends the map once per finished stroke, fill, clear, undo or redo.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import uuid
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+from PIL import Image
+
+from synth.ui.protocol import ModelSide
+
+HERE = Path(__file__).resolve().parent
+JS = (HERE / "painter.js").read_text()
+CSS = (HERE / "painter.css").read_text()
+
+
+def png_data_url(colours: np.ndarray) -> str:
+    """``[H, W, 3]`` uint8 -> ``data:image/png;base64,...`` (lossless)."""
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(colours, np.uint8)).save(buf, format="PNG", optimize=False, compress_level=6)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def picture(value) -> np.ndarray | None:
+    """The painted picture (``[H, W, 3|4]`` uint8) of a painter value, ``None`` when it holds none."""
+    if not isinstance(value, dict) or not value.get("image"):
+        return None
+    url = str(value["image"])
+    if not url.startswith("data:image/png;base64,"):
+        raise ValueError("the painter sent something other than a PNG data URL")
+    raw = base64.b64decode(url.split(",", 1)[1], validate=True)
+    with Image.open(io.BytesIO(raw)) as img:
+        return np.asarray(img.convert("RGBA") if img.mode in ("RGBA", "LA", "P") else img.convert("RGB"))
+
+
+def painter_value(
+    colours: np.ndarray, classes: list[dict], fill: int, base: np.ndarray | None = None, note: str = ""
+) -> dict:
+    """A value that makes the painter show ``colours`` (and remember ``base`` for its eraser)."""
+    return {
+        "image": png_data_url(colours),
+        "base": png_data_url(colours if base is None else base),
+        "classes": classes,
+        "fill": int(fill),
+        "key": uuid.uuid4().hex,
+        "note": note,
+    }
+
+
+def value_for(side: ModelSide, ids: np.ndarray, model: str, note: str = "") -> dict:
+    """The painter value showing ``ids`` of ``model``'s palette (also the map its eraser uncovers)."""
+    pal = side.palette_json(model)
+    classes = [{"id": c["id"], "name": c["name"], "hex": c["paint"]} for c in pal["classes"]]
+    return painter_value(side.colours(ids, model), classes, pal["fill"], note=note)
+
+
+def painter(value: dict) -> gr.HTML:
+    """The painter component showing ``value`` (see :func:`painter_value`)."""
+    return gr.HTML(
+        value=value,
+        html_template='<div class="daub-painter"></div>',
+        css_template=CSS,
+        js_on_load=JS,
+        elem_id="painter",
+        apply_default_css=False,
+    )
