@@ -36,10 +36,30 @@ def build(target: str | Path, force: bool = False) -> Path:
         shutil.copytree(ROOT / pkg, target / pkg, ignore=IGNORE)
     for src, dst in FILES.items():
         shutil.copy2(HERE / src, target / dst)
+    readme = target / "README.md"
+    readme.write_text(with_preload(readme.read_text()))
     missing = [p for p in ("synth/weights", "synth/examples") if not (target / p).is_dir()]
     if missing:
         raise FileNotFoundError(f"the Space lacks {', '.join(missing)}")
     return target
+
+
+def preload_files() -> dict[str, tuple[str, ...]]:
+    """Hub repo -> the exact files the Space's models read (ControlNet-seg's fp16 GPU load, UperNet)."""
+    sys.path.insert(0, str(ROOT))
+    from synth.generators.controlnet import HUB_FILES
+    from synth.segmenters.upernet import HUB_FILES as UPERNET_FILES
+
+    return {**{repo: files for repo, (files, _) in HUB_FILES.items()}, **UPERNET_FILES}
+
+
+def with_preload(readme: str) -> str:
+    """``readme`` with a ``preload_from_hub`` list (``repo file,file,...``) added to its YAML front matter."""
+    head, sep, rest = readme.partition("\n---\n")
+    if not head.startswith("---") or not sep:
+        raise ValueError("spaces/README.md must start with YAML front matter between --- lines")
+    lines = [f"  - {repo} {','.join(files)}" for repo, files in preload_files().items()]
+    return head + "\npreload_from_hub:\n" + "\n".join(lines) + sep + rest
 
 
 def main(argv: list[str] | None = None) -> int:

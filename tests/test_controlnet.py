@@ -455,3 +455,20 @@ def test_cli_renders_through_the_tiny_pipeline_with_progress(models, ids, tmp_pa
     assert [im.size for im in images] == [(64, 48), (64, 48)]
     assert not np.array_equal(arr(images[0]), arr(images[1]))
     assert "2/2" in r.stderr  # the per-step progress bar reached the last step
+
+
+def test_available_tells_cached_downloadable_and_missing_offline(tmp_path, monkeypatch):
+    from huggingface_hub import constants
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    ok, reason = controlnet.available(cache_dir=tmp_path)  # online, nothing cached: offered, with the size
+    assert ok and reason == "downloads about 3.4 GB from the Hugging Face Hub on first use"
+    ok, reason = controlnet.available(cache_dir=tmp_path, fast=True, style=True)
+    assert ok and "about 4.2 GB" in reason
+    ok, reason = upernet.available(cache_dir=tmp_path)
+    assert ok and reason.startswith("downloads openmmlab/upernet-convnext-small")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # offline: missing, with how to get it
+    ok, reason = controlnet.available(cache_dir=tmp_path)
+    assert not ok and reason.startswith("not downloaded: stable-diffusion-v1-5/stable-diffusion-v1-5")
+    assert not upernet.available(cache_dir=tmp_path)[0]

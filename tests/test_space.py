@@ -139,3 +139,82 @@ def test_space_app_starts_offline_and_serves_the_page(space):
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def _preload(readme: Path) -> dict[str, list[str]]:
+    """The built README's ``preload_from_hub`` entries: repo -> files."""
+    block = readme.read_text().split("---\n")[1]
+    lines = block.split("preload_from_hub:\n")[1].splitlines()
+    entries = [ln[4:] for ln in lines if ln.startswith("  - ")]
+    return {repo: files.split(",") for repo, files in (e.split(" ", 1) for e in entries)}
+
+
+def _hub_cache(cache: Path, repo: str, src: Path, keep) -> None:
+    """Copy the files of folder ``src`` that ``keep(relative path)`` into ``cache`` as Hub repo ``repo``."""
+    import shutil
+
+    snap = cache / ("models--" + repo.replace("/", "--")) / "snapshots" / ("0" * 40)
+    for f in src.rglob("*"):
+        rel = f.relative_to(src).as_posix()
+        if f.is_file() and keep(rel):
+            (snap / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(f, snap / rel)
+    (snap.parent.parent / "refs").mkdir(exist_ok=True)
+    (snap.parent.parent / "refs" / "main").write_text("0" * 40)
+
+
+def test_preload_from_hub_lists_exactly_what_a_gpu_load_reads(space, tmp_path, monkeypatch):
+    """Tiny stand-ins saved in the real repos' layout (fp16 variant files, as a GPU load reads them), cut down to
+    the files the Space preloads, load offline through synth.load; without one of them they do not."""
+    pytest.importorskip("diffusers")
+    import tiny_diffusion as tiny
+    import torch
+    from huggingface_hub import constants
+
+    import synth
+    from synth.generators import controlnet
+
+    listed = _preload(space / "README.md")
+    assert set(listed) == {*controlnet.HUB_FILES, "openmmlab/upernet-convnext-small"}
+    from diffusers import ControlNetModel, StableDiffusionPipeline
+
+    tiny.save_tiny_base(tmp_path / "sd")  # saved again below with the fp16 variant's file names
+    StableDiffusionPipeline.from_pretrained(tmp_path / "sd").save_pretrained(tmp_path / "sd16", variant="fp16")
+    ControlNetModel.from_pretrained(tiny.save_tiny_controlnet(tmp_path / "seg")).save_pretrained(
+        tmp_path / "seg16", variant="fp16"
+    )
+    sources = {
+        controlnet.DEFAULT_BASE: tmp_path / "sd16",
+        controlnet.CONTROLNETS["v1.1"]: tmp_path / "seg16",
+        controlnet.LCM_LORA: tiny.save_tiny_lcm_lora(tmp_path / "lcm"),
+    }
+    # every listed file is one diffusers writes, except where the tiny base differs from the real repo: it has
+    # no safety checker, and its tokenizer is saved in the fast format (the real repo has vocab.json, merges.txt)
+    real_only = ("safety_checker", "feature_extractor", "tokenizer")
+    for repo, src in sources.items():
+        written = {f.relative_to(src).as_posix() for f in src.rglob("*") if f.is_file()}
+        extra = {f for f in listed[repo] if f.split("/")[0] not in real_only}
+        assert extra <= written, (repo, sorted(extra - written))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+    def load_from(cache: Path):
+        monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+        return synth.load("controlnet-seg", device="cpu", dtype=torch.float16, fast=True)
+
+    full = tmp_path / "hub"
+    for repo, src in sources.items():
+        _hub_cache(full, repo, src, lambda rel, repo=repo: rel in listed[repo] or rel.startswith("tokenizer/"))
+    gen = load_from(full)
+    assert gen.pipe.unet.dtype == torch.float16 and gen._lora_loaded
+    short = tmp_path / "hub-short"
+    for repo, src in sources.items():
+        _hub_cache(
+            short,
+            repo,
+            src,
+            lambda rel, repo=repo: (
+                (rel in listed[repo] or rel.startswith("tokenizer/")) and not rel.startswith("unet/diffusion")
+            ),
+        )
+    with pytest.raises((RuntimeError, OSError, ValueError, EnvironmentError)):
+        load_from(short)

@@ -66,6 +66,33 @@ LATENT_RGB = (
 #: LoRA file names diffusers writes (``save_lora_weights``), preferred first; the LCM-LoRA repos hold the first.
 LORA_WEIGHTS = ("pytorch_lora_weights.safetensors", "pytorch_lora_weights.bin")
 
+#: Files a GPU load of each default Hub repo reads (diffusers layout, fp16 weights as loaded on a GPU), and
+#: roughly how many GB they are: what a Space preloads (``preload_from_hub``) and what a first use downloads.
+_SD_COMPONENTS = ("text_encoder/model", "unet/diffusion_pytorch_model", "vae/diffusion_pytorch_model")
+HUB_FILES: dict[str, tuple[tuple[str, ...], float]] = {
+    DEFAULT_BASE: (
+        (
+            "model_index.json",
+            "scheduler/scheduler_config.json",
+            "tokenizer/merges.txt",
+            "tokenizer/special_tokens_map.json",
+            "tokenizer/tokenizer_config.json",
+            "tokenizer/vocab.json",
+            "text_encoder/config.json",
+            "unet/config.json",
+            "vae/config.json",
+            *(f"{c}.fp16.safetensors" for c in _SD_COMPONENTS),
+            "safety_checker/config.json",
+            "safety_checker/model.fp16.safetensors",
+            "feature_extractor/preprocessor_config.json",
+        ),
+        2.7,
+    ),
+    CONTROLNETS["v1.1"]: (("config.json", "diffusion_pytorch_model.fp16.safetensors"), 0.7),
+    STYLE_CONTROLNET: (("config.json", "diffusion_pytorch_model.fp16.safetensors"), 0.7),
+    LCM_LORA: ((LORA_WEIGHTS[0],), 0.14),
+}
+
 _WEIGHTS = (
     "diffusion_pytorch_model.safetensors",
     "diffusion_pytorch_model.fp16.safetensors",
@@ -131,7 +158,10 @@ def _needed(
 
 
 def available(key: str = "controlnet-seg", cache_dir=None, **kwargs) -> tuple[bool, str]:
-    """``(True, "")`` if diffusers is installed and every model is a local folder or in the HF cache.
+    """Whether ControlNet-seg can run here: ``(True, "")`` when every model is a local folder or in the HF
+    cache; ``(True, "downloads about N GB ...")`` when some are not but can be downloaded (online);
+    ``(False, how to get them)`` when they are missing and ``HF_HUB_OFFLINE`` is set (or diffusers is not
+    installed).
 
     Keyword arguments are those of :func:`load_controlnet_seg` (``base_model``, ``controlnet``, ``version``,
     ``fast``, ``lcm_lora``, ``style``, ``style_controlnet``); others are ignored. Never downloads.
@@ -148,10 +178,13 @@ def available(key: str = "controlnet-seg", cache_dir=None, **kwargs) -> tuple[bo
         return False, str(e)
     kinds = dict(refs)
     missing = [ref for ref, kind in refs if not _present(ref, kind, cache_dir)]
-    if missing:
-        hint = _download_hint(missing[0], kinds[missing[0]])
-        return False, f"not downloaded: {', '.join(missing)} ({hint}; likewise for the others)"
-    return True, ""
+    if not missing:
+        return True, ""
+    if not hub.offline() and not any(hub.is_local(ref) for ref in missing):
+        gb = sum(HUB_FILES.get(ref, ((), 1.0))[1] for ref in missing)
+        return True, f"downloads about {gb:.1f} GB from the Hugging Face Hub on first use"
+    hint = _download_hint(missing[0], kinds[missing[0]])
+    return False, f"not downloaded: {', '.join(missing)} ({hint}; likewise for the others)"
 
 
 def _dtype_kwarg(dtype) -> dict:

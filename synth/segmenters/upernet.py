@@ -27,6 +27,8 @@ DEFAULT_MODEL = "openmmlab/upernet-convnext-small"
 #: ids nearest-resized from there, which keeps memory bounded (150 float channels per pixel).
 MAX_LOGIT_SIDE = 1024
 _WEIGHTS = ("model.safetensors", "pytorch_model.bin")
+#: Files of :data:`DEFAULT_MODEL` a load reads (the repo ships ``.bin`` weights): what a Space preloads.
+HUB_FILES = {DEFAULT_MODEL: ("config.json", "preprocessor_config.json", "pytorch_model.bin")}
 
 
 def _present(ref: str, cache_dir=None) -> bool:
@@ -40,12 +42,15 @@ def _present(ref: str, cache_dir=None) -> bool:
 
 
 def available(key: str = "upernet", model: str | os.PathLike = DEFAULT_MODEL, cache_dir=None, **_) -> tuple[bool, str]:
-    """``(True, "")`` if transformers is installed and ``model`` is a local folder or in the HF cache."""
+    """``(True, "")`` if transformers is installed and ``model`` is a local folder or in the HF cache;
+    ``(True, "downloads ...")`` when it is not but can be downloaded; ``(False, why)`` otherwise."""
     try:
         import transformers  # noqa: F401
     except ImportError:
         return False, "missing package transformers (pip install 'daub[diffusion]')"
     if not _present(str(model), cache_dir):
+        if not offline() and not is_local(str(model)):
+            return True, f"downloads {model} (about 0.3 GB) on first use"
         return False, f"not downloaded: {model} (`hf download {model}`)"
     return True, ""
 

@@ -72,6 +72,8 @@ def model_table(infos) -> str:
     lines = ["| model | palette | status |", "|---|---|---|"]
     for m in infos:
         status = ("ready, live" if m.live else "ready (Render button)") if m.ready else f"needs: {m.reason}"
+        if m.ready and m.reason:
+            status += f"; {m.reason}"
         lines.append(f"| `{m.name}` | {m.palette} | {status.replace('|', '/')} |")
     return "\n".join(lines)
 
