@@ -472,3 +472,16 @@ def test_available_tells_cached_downloadable_and_missing_offline(tmp_path, monke
     ok, reason = controlnet.available(cache_dir=tmp_path)
     assert not ok and reason.startswith("not downloaded: stable-diffusion-v1-5/stable-diffusion-v1-5")
     assert not upernet.available(cache_dir=tmp_path)[0]
+
+
+def test_vae_decodes_large_images_in_tiles_and_batches_one_by_one(gen, ids, monkeypatch):
+    seen = []
+    monkeypatch.setattr(controlnet, "TILE_ABOVE", 40 * 40)
+    real = controlnet._vae_memory
+    monkeypatch.setattr(
+        controlnet, "_vae_memory", lambda vae, tiles, slices: seen.append((tiles, slices)) or real(vae, tiles, slices)
+    )
+    gen.generate(ids, seed=0, num_images=2, steps=1)
+    assert seen[-1] == (True, True) and gen.pipe.vae.use_tiling
+    gen.generate(ids[:32, :32], seed=0, num_images=1, steps=1)
+    assert seen[-1] == (False, False) and not gen.pipe.vae.use_tiling

@@ -450,6 +450,7 @@ class ControlNetSegGenerator(BaseGenerator):
             if self._lora_loaded:
                 (pipe.enable_lora if o["fast"] else pipe.disable_lora)()
             pipe.scheduler = self.scheduler(o["scheduler"])
+            _vae_memory(pipe.vae, tiles=w * h > TILE_ABOVE, slices=n > 1)
             out = pipe(
                 prompt=[o["prompt"]] * n,
                 negative_prompt=[o["negative_prompt"]] * n,
@@ -479,6 +480,19 @@ class ControlNetSegGenerator(BaseGenerator):
             return {}
 
         return on_step_end
+
+
+#: Pixels per image above which the VAE decodes in tiles: a decode at a 1536-pixel side would otherwise
+#: need several GB at once.
+TILE_ABOVE = 1024 * 1024
+
+
+def _vae_memory(vae, tiles: bool, slices: bool) -> None:
+    """Bound the VAE decode's memory: tiles for large images (seams blended), one image at a time for batches."""
+    for on, name in ((tiles, "tiling"), (slices, "slicing")):
+        method = getattr(vae, f"{'enable' if on else 'disable'}_{name}", None)
+        if callable(method):
+            method()
 
 
 def latent_preview(latent, size: tuple[int, int]) -> Image.Image | None:
