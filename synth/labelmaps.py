@@ -99,7 +99,8 @@ def palette_shares(image: Image.Image, names: tuple[str, ...] | None = None, sam
 
     if image.mode in ("L", "I", "I;16", "I;16B", "I;16L") or (image.mode == "P" and _grey_palette(image)):
         return {}
-    rgb = np.asarray(image.convert("RGB")).reshape(-1, 3)
+    rgba = np.asarray(image.convert("RGBA")).reshape(-1, 4)
+    rgb = rgba[rgba[:, 3] >= 128, :3]  # transparent pixels carry no paint (they become the fill class)
     if len(rgb) > samples:
         rgb = rgb[np.random.default_rng(0).choice(len(rgb), samples, replace=False)]
     codes = (rgb[:, 0].astype(np.int64) << 16) | (rgb[:, 1].astype(np.int64) << 8) | rgb[:, 2]
@@ -124,7 +125,7 @@ def check_palette(image: Image.Image, palette: Palette | str) -> None:
     (it explains at least 98 % of the pixels, ``palette`` under 90 %); silent otherwise."""
     pal = load_palette(palette)
     shares = palette_shares(image)
-    if not shares or shares[pal.name] >= 0.9:
+    if not shares or shares[pal.name] >= 0.9 or not any(shares.values()):
         return
     best = max(shares, key=shares.get)
     if best != pal.name and shares[best] >= 0.98:

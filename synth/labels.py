@@ -13,6 +13,7 @@ Nothing here knows about a particular model; backends receive ids and a palette,
 from __future__ import annotations
 
 import io
+import struct
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Literal
@@ -81,13 +82,15 @@ def _as_array(image, palette: Palette | None = None) -> tuple[np.ndarray, str]:
         if mode in ("LA", "PA", "RGBa", "La", "CMYK", "YCbCr", "HSV", "LAB", "1"):
             conv = image.convert("RGBA" if "A" in mode or "a" in mode else "RGB")
             return np.asarray(conv), "rgba" if conv.mode == "RGBA" else "rgb"
-        raise ValueError(f"unsupported image mode {mode!r}")
+        raise ValueError(f"unsupported image mode {mode!r}: use an RGB(A) colour image or an 8/16-bit index PNG")
     if isinstance(image, np.ndarray):
         arr = image
         if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
             raise ValueError(f"unsupported array dtype {arr.dtype}")
         if arr.ndim == 2:
             return arr, "index"
+        if np.issubdtype(arr.dtype, np.floating) and not np.isfinite(arr).all():
+            raise ValueError("image array holds NaN or infinite values")
         if arr.ndim == 3 and arr.shape[2] in (3, 4):
             if arr.dtype == np.uint16:
                 arr = (arr >> 8).astype(np.uint8)  # 16-bit colour: the high byte is the colour
@@ -133,6 +136,7 @@ _ORIENTATION = 0x0112  # EXIF tag
 def open_image(path: str | Path | bytes) -> Image.Image:
     """Open an image file fully (so corrupt files fail here) and upright (EXIF orientation applied),
     with a clear error; of an animation, the first frame."""
+    name = "the uploaded bytes" if isinstance(path, bytes) else str(path)
     try:
         src = io.BytesIO(path) if isinstance(path, bytes) else path
         img = Image.open(src)
@@ -145,9 +149,33 @@ def open_image(path: str | Path | bytes) -> Image.Image:
         return img
     except FileNotFoundError:
         raise ValueError(f"no such file: {path}") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError) as e:
-        name = "the uploaded bytes" if isinstance(path, bytes) else str(path)
-        raise ValueError(f"cannot read image {name}: {e}") from None
+    except IsADirectoryError:
+        raise ValueError(f"{path} is a folder, not an image file") from None
+    except Image.DecompressionBombError:
+        raise ValueError(f"cannot read image {name}: it is over the cap of {MAX_PIXELS} pixels") from None
+    except UnidentifiedImageError:
+        raise ValueError(f"cannot read image {name}: {_not_an_image(path)}") from None
+    except (OSError, SyntaxError, struct.error, EOFError) as e:  # PIL's errors for corrupt or truncated files
+        raise ValueError(
+            f"cannot read image {name}: {str(e).splitlines()[0] if str(e) else type(e).__name__}"
+        ) from None
+
+
+def _not_an_image(path: str | Path | bytes) -> str:
+    """Why PIL found no image format in ``path`` (the file's first bytes tell an empty file and an SVG)."""
+    try:
+        if isinstance(path, bytes):
+            head = path[:512]
+        else:
+            with Path(path).open("rb") as f:
+                head = f.read(512)
+    except OSError:
+        head = b"?"
+    if not head:
+        return "the file is empty"
+    if b"<svg" in head.lower():
+        return "SVG is a vector format; export the map as PNG"
+    return "cannot identify image file (not a format that can be read: use PNG, JPEG, WebP, TIFF, BMP or GIF)"
 
 
 def _check_size(shape: tuple[int, ...]) -> None:
@@ -404,6 +432,8 @@ def to_labels(
         raise ValueError(f"off_palette must be 'nearest', 'fill' or 'error', not {str(off_palette)[:40]!r}")
     if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float, np.number)) or not tolerance >= 0:
         raise ValueError(f"tolerance must be an RGB distance >= 0, got {str(tolerance)[:40]!r}")
+    if fill is not None and (isinstance(fill, bool) or not isinstance(fill, (int, np.integer))):
+        raise ValueError(f"fill must be a class id (an integer), got {str(fill)[:40]!r}")
     fill = palette.fill if fill is None else int(fill)
     if not palette.is_valid_id(np.asarray(fill)):
         raise ValueError(f"fill id {fill} is not a class of palette {palette.name!r}")

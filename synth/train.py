@@ -38,7 +38,7 @@ from synth.generators.base import to_pil
 from synth.generators.embedded import DaubConfig, DaubGenerator, load_weights, save_weights, seed_inputs
 from synth.labels import one_hot
 from synth.losses import d_fake_loss, d_real_loss, labelmix_loss, labelmix_mask
-from synth.tagged import read_tagged, write_tagged
+from synth.tagged import load_tensors, read_tagged, write_tagged
 
 RESUME_FORMAT = "daub-resume-v1"
 
@@ -272,7 +272,10 @@ def _build_models(cfg: DaubConfig, num_classes: int, args: argparse.Namespace, d
 def _resume(m: _Models, paths: _Paths, dev: torch.device, from_files: bool, reset_ema: bool) -> tuple[int, float]:
     """Load ``ckpt.pt``, or with ``from_files`` the fp16 resume files, into ``m``; the step and elapsed seconds."""
     if not from_files:
-        ck = torch.load(paths.ckpt, weights_only=True, map_location=dev)
+        ck = load_tensors(paths.ckpt, "training checkpoint", map_location=dev)  # tensors only, never code
+        missing = [k for k in (*m.state(), "step") if not isinstance(ck, dict) or k not in ck]
+        if missing:
+            raise ValueError(f"{paths.ckpt} is not a daub training checkpoint (missing {', '.join(missing[:4])})")
         for k, obj in m.state().items():
             obj.load_state_dict(ck[k])
         step, elapsed = int(ck["step"]), float(ck.get("elapsed", 0.0))
@@ -424,7 +427,6 @@ def train(args: argparse.Namespace) -> int:
     palette = load_palette(args.palette)
     size = parse_size(args.size) if args.size else (256, 192) if args.palette == "landscape" else (256, 256)
     paths = _Paths.of(Path(args.out), palette.name)
-    (paths.out / "samples").mkdir(parents=True, exist_ok=True)
     photos, labels, _ = load_split(args.dataset, "train", BASE_SIZES[args.palette])
     photos, labels = photos.to(dev), labels.to(dev)  # the whole split on the device, as uint8
     val = load_split(args.dataset, "val", BASE_SIZES[args.palette], limit=4)[:2]
@@ -432,6 +434,7 @@ def train(args: argparse.Namespace) -> int:
     cfg = _config(args, palette, size, paths, from_files)
     m = _build_models(cfg, palette.num_classes, args, dev)
     step, elapsed = _resume(m, paths, dev, from_files, args.reset_ema) if args.resume else (0, 0.0)
+    (paths.out / "samples").mkdir(parents=True, exist_ok=True)  # only once the inputs (and resume files) check out
     gen = torch.Generator().manual_seed(args.seed + step)
     amp = dict(device_type=dev.type, dtype=torch.bfloat16, enabled=not args.no_bf16)
     log = open(paths.out / "log.jsonl", "a")

@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import pickle
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -211,7 +217,7 @@ class NotATensor:
 
 def test_pickled_objects_are_refused(tmp_path):
     torch.save({"fc.weight": NotATensor()}, tmp_path / "evil.pth")
-    with pytest.raises(ValueError, match=r"weights_only=True"):
+    with pytest.raises(ValueError, match=r"refused: it holds Python objects or code, not only tensors"):
         spade.load_network(tmp_path / "evil.pth")
     torch.save({"fc.weight": torch.zeros(64, 151, 3, 3), "epoch": 3}, tmp_path / "mixed.pth")
     with pytest.raises(ValueError, match=r"\['epoch'\] are not tensors"):
@@ -220,11 +226,132 @@ def test_pickled_objects_are_refused(tmp_path):
     with pytest.raises(ValueError, match="holds a list, not a state dict"):
         spade.load_network(tmp_path / "list.pth")
     (tmp_path / "junk.pth").write_bytes(b"not a checkpoint")
-    with pytest.raises(ValueError, match="not a plain tensor state dict"):
+    with pytest.raises(ValueError, match="is not a readable SPADE checkpoint"):
         spade.load_network(tmp_path / "junk.pth")
     (tmp_path / "junk.safetensors").write_bytes(b"not a checkpoint either")
     with pytest.raises(ValueError, match="not a readable safetensors file"):
         spade.load_network(tmp_path / "junk.safetensors")
+
+
+class Payload:
+    """Unpickling this creates ``marker``: what a malicious checkpoint would do (or run any command)."""
+
+    def __init__(self, marker: Path, shell: bool = False):
+        self.marker, self.shell = marker, shell
+
+    def __reduce__(self):
+        if self.shell:
+            return (os.system, (f"touch {self.marker}",))
+        return (Path.touch, (self.marker,))
+
+
+def poisoned(path: Path, marker: Path, how: str) -> Path:
+    """A checkpoint at ``path`` that creates ``marker`` when unpickled: in torch's zip format (``torch.save``
+    of a state dict holding the payload), a raw pickle, or a pickle named ``.safetensors``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if how == "torch-save":
+        torch.save({"fc.weight": Payload(marker), "fc.bias": torch.zeros(1)}, path)
+    elif how == "torch-save-shell":
+        torch.save({"fc.weight": Payload(marker, shell=True)}, path)
+    else:
+        path.write_bytes(pickle.dumps(Payload(marker, shell=how == "raw-shell")))
+    return path
+
+
+def assert_refused(message: str) -> None:
+    """One line, says the file was refused or unreadable, and never suggests loading it unsafely."""
+    assert message and "\n" not in message.strip() and "Traceback" not in message, message
+    assert "weights_only=False" not in message and "`False`" not in message and "add_safe_globals" not in message
+    assert re.search(r"refused: it holds Python objects or code|not a readable", message), message
+
+
+PAYLOADS = [
+    ("torch-save", "latest_net_G.pth"),
+    ("torch-save-shell", "evil.pt"),
+    ("raw", "evil.pth"),
+    ("raw-shell", "evil.pt"),
+    ("raw-shell", "latest_net_G.pth"),
+    ("raw", "latest_net_G.safetensors"),
+]
+
+
+@pytest.mark.parametrize(("how", "fname"), PAYLOADS, ids=[f"{h}-{f}" for h, f in PAYLOADS])
+def test_malicious_checkpoints_are_refused_on_every_path(how, fname, tmp_path, no_weights, monkeypatch, capsys):
+    """Argument, env var, cache dir, ``daub convert``, ``daub render --checkpoint``: refused, nothing runs."""
+    import synth
+    from synth.cli import main as daub
+
+    marker = tmp_path / "PWNED"
+    evil = poisoned(tmp_path / "given" / fname, marker, how)
+
+    def refused(load) -> None:
+        with pytest.raises(ValueError) as err:
+            load()
+        assert_refused(str(err.value))
+        assert not marker.exists()
+
+    refused(lambda: synth.load("spade-ade20k", checkpoint=str(evil)))
+    if fname.startswith("latest_net_G."):
+        refused(lambda: synth.load("spade-ade20k", checkpoint=str(evil.parent)))  # a folder holding it
+    monkeypatch.setenv("DAUB_SPADE_ADE20K", str(evil))
+    refused(lambda: synth.load("spade-ade20k"))
+    monkeypatch.delenv("DAUB_SPADE_ADE20K")
+    cached = "latest_net_G.safetensors" if fname.endswith(".safetensors") else "latest_net_G.pth"
+    poisoned(no_weights / "home" / ".cache" / "daub" / "spade" / "ade20k" / cached, marker, how)
+    refused(lambda: synth.load("spade-ade20k"))
+
+    ids = tmp_path / "map.png"
+    Image.fromarray(np.zeros((32, 32), np.uint8), mode="L").save(ids)
+    capsys.readouterr()
+    for argv in (
+        ["convert", str(evil), str(tmp_path / "out.safetensors")],
+        ["render", str(ids), str(tmp_path / "out.png"), "--backend", "spade-ade20k", "--checkpoint", str(evil)],
+        ["render", str(ids), str(tmp_path / "out.png"), "--backend", "spade-ade20k"],  # from the cache dir
+    ):
+        assert daub(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith(f"daub {argv[0]}: error: ") and err.count("\n") == 1
+        assert_refused(err)
+        assert not marker.exists()
+    assert not (tmp_path / "out.safetensors").exists() and not (tmp_path / "out.png").exists()
+
+
+def test_malicious_checkpoint_refused_in_a_fresh_process(tmp_path, no_weights):
+    """``daub convert`` as a user runs it: exit 2, one line, no file left by the payload."""
+    marker = tmp_path / "PWNED"
+    evil = poisoned(tmp_path / "evil.pth", marker, "torch-save-shell")
+    env = {**os.environ, "HOME": str(no_weights / "home")}
+    r = subprocess.run(
+        [sys.executable, "-m", "synth", "convert", str(evil), str(tmp_path / "o.safetensors")],
+        capture_output=True, text=True, timeout=120, env=env,
+    )  # fmt: skip
+    assert r.returncode == 2 and r.stdout == ""
+    lines = [line for line in r.stderr.splitlines() if "Warning" not in line and line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("daub convert: error: "), r.stderr
+    assert_refused(lines[0])
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "fname"),
+    [(b"hello, I am a text file\n" * 20, "text.pth"), (b"", "empty.pth"), (b"PK\x03\x04junk", "zip.pt")],
+    ids=["text", "empty", "broken-zip"],
+)
+def test_non_checkpoints_are_one_line_errors(content, fname, tmp_path, no_weights, capsys):
+    """A text file, an empty file or a broken zip as a checkpoint: one line (not ``KeyError: 101``), exit 2."""
+    import synth
+    from synth.cli import main as daub
+
+    path = tmp_path / fname
+    path.write_bytes(content)
+    with pytest.raises(ValueError) as err:
+        synth.load("spade-ade20k", checkpoint=str(path))
+    assert_refused(str(err.value))
+    assert "is not a readable SPADE checkpoint" in str(err.value)
+    capsys.readouterr()
+    assert daub(["convert", str(path), str(tmp_path / "o.safetensors")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is not a readable SPADE checkpoint" in err
 
 
 def test_wrong_keys_and_shapes_are_refused(tmp_path):

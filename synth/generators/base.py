@@ -71,6 +71,10 @@ class Generator(Protocol):
     def generate(self, ids, seed: int | None = 0, num_images: int = 1, **options) -> list[Image.Image]: ...
 
 
+#: Names accepted for ``dtype``.
+_DTYPES = ("fp32", "float32", "fp16", "float16", "bf16", "bfloat16")
+
+
 def pick_device(device=None, dtype=None):
     """Choose ``(torch.device, torch.dtype)``: cuda -> fp16, mps -> fp16, cpu -> fp32; either overridable."""
     import torch
@@ -82,10 +86,15 @@ def pick_device(device=None, dtype=None):
             device = "mps"
         else:
             device = "cpu"
-    device = torch.device(device)
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device must be cpu, cuda (or cuda:N) or mps, got {str(device)[:40]!r}") from None
     if dtype is None:
         dtype = torch.float32 if device.type == "cpu" else torch.float16
     elif isinstance(dtype, str):
+        if dtype not in _DTYPES:
+            raise ValueError(f"dtype must be one of {', '.join(_DTYPES)}, got {dtype[:40]!r}")
         dtype = {
             "fp32": torch.float32,
             "float32": torch.float32,
@@ -159,15 +168,16 @@ class BaseGenerator:
             raise ValueError(f"num_images must be 1..{self.max_images}, got {num_images!r}")
         unknown = set(options or ()) - set(self.options)
         if unknown:
+            named = [str(k)[:40] for k in sorted(map(str, unknown))[:4]]
             raise ValueError(
-                f"{self.name} does not take option(s) {sorted(unknown)}; it takes: {', '.join(self.options) or 'none'}"
+                f"{self.name} does not take option(s) {named}; it takes: {', '.join(self.options) or 'none'}"
             )
         h, w = arr.shape
         if size is not None:
             try:
                 w, h = (int(size[0]), int(size[1]))
             except Exception:
-                raise ValueError(f"size must be (width, height), got {size!r}") from None
+                raise ValueError(f"size must be (width, height), got {str(size)[:40]!r}") from None
             if w <= 0 or h <= 0:
                 raise ValueError(f"size must be positive, got {w}x{h}")
         w, h = self.size_rule.snap(w, h)

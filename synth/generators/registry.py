@@ -98,7 +98,7 @@ def load(name: str, **kwargs):
     except TypeError as e:
         if "unexpected keyword argument" not in str(e):
             raise
-        bad = str(e).split("unexpected keyword argument", 1)[1].strip()
+        bad = str(e).split("unexpected keyword argument", 1)[1].strip()[:42]
         raise ValueError(f"model {record.name!r} does not take the option {bad}") from None
 
 

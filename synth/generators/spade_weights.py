@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
 from pathlib import Path
 
 import torch
 
 from synth import hub
 from synth.nets.spade import CONFIGS, SPADENet
+from synth.tagged import load_tensors
 
 #: File names looked for in a checkpoint directory, in this order.
 WEIGHT_FILES = ("latest_net_G.safetensors", "latest_net_G.pth")
@@ -50,20 +50,16 @@ def read_state_dict(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
                 meta = json.loads((f.metadata() or {}).get(METADATA_KEY, "{}"))
                 return {k: f.get_tensor(k) for k in f.keys()}, meta
         except Exception as e:  # safetensors raises its own error types
-            raise ValueError(f"{path} is not a readable safetensors file: {str(e).splitlines()[0]}") from None
-    try:
-        sd = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ValueError(
-            f"{path} is not a plain tensor state dict (refused by torch.load(weights_only=True): {first}); "
-            "official SPADE checkpoints are state dicts: pass latest_net_G.pth or a converted .safetensors"
-        ) from None
+            why = str(e).strip().splitlines()[0][:120] if str(e).strip() else type(e).__name__
+            raise ValueError(f"{path} is not a readable safetensors file: {why}") from None
+    sd = load_tensors(path, "SPADE checkpoint")
     if not isinstance(sd, dict) or not sd:
         raise ValueError(f"{path} holds a {type(sd).__name__}, not a state dict of tensors")
     odd = [k for k, v in sd.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)]
     if odd:
-        raise ValueError(f"{path} is not a state dict of tensors: entries {odd[:4]} are not tensors")
+        raise ValueError(
+            f"{path} is not a state dict of tensors: entries {[str(k)[:40] for k in odd[:4]]} are not tensors"
+        )
     return dict(sd), {}
 
 

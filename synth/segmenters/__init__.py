@@ -17,12 +17,15 @@ def load_segmenter(name: str, weights: str | Path | None = None, **kwargs):
 
     ``weights`` picks a small segmenter's file; other keyword arguments go to UperNet (``ade20k``).
     """
+    key = name.strip().lower() if isinstance(name, str) else name
+    if key not in PALETTES:
+        shown = repr(name[:40]) if isinstance(name, str) else repr(name)[:40]
+        raise ValueError(f"no segmenter for {shown}; choose {', '.join(PALETTES[:-1])} or {PALETTES[-1]}")
+    name = key
     if name == "ade20k":
         from synth.segmenters.upernet import UperNetSegmenter
 
         return UperNetSegmenter(**kwargs)
-    if name not in PALETTES:
-        raise ValueError(f"no segmenter for {name!r}; choose {', '.join(PALETTES[:-1])} or {PALETTES[-1]}")
     from synth.segmenters.small import load_small
 
     return load_small(name, weights)

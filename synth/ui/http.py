@@ -5,10 +5,35 @@ They live on hidden components of the page so that ``gradio_client`` and plain H
 
 from __future__ import annotations
 
+import math
+import re
+
 import gradio as gr
 
 from synth.ui.protocol import ModelSide
 from synth.ui.widgets import safe, upload_path
+
+#: Seeds the generators take (``synth.generators.base.MAX_SEED``: unsigned 32-bit).
+MAX_SEED = 2**32 - 1
+
+
+def parse_seed(value) -> int:
+    """The ``seed`` argument of ``/render`` as an int in ``0..MAX_SEED`` (missing: 0); one clear line otherwise.
+
+    JSON clients may send a whole number as ``3``, ``3.0`` or ``"3"``.
+    """
+    if value is None:
+        return 0
+    seed = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        seed = value
+    elif isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        seed = int(value)
+    elif isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d{1,20}\s*", value):
+        seed = int(value)
+    if seed is None or not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"seed must be a whole number in 0..{MAX_SEED}, got {str(value)[:40]!r}")
+    return seed
 
 
 def wire_http(side: ModelSide) -> None:
@@ -17,7 +42,7 @@ def wire_http(side: ModelSide) -> None:
     with gr.Group(visible=False):
         api_file = gr.File(label="label map (index or colour PNG)")
         api_model = gr.Textbox(label="model or palette name")
-        api_seed = gr.Number(label="seed", precision=0)
+        api_seed = gr.Number(label="seed", precision=None)  # passed through as sent: parse_seed checks it
         api_image = gr.Image(label="image", format="png", type="pil")
         api_index = gr.File(label="index PNG")
         api_report = gr.JSON(label="report")
@@ -27,6 +52,7 @@ def wire_http(side: ModelSide) -> None:
     def api_render(file, model_name, seed_value, progress=gr.Progress()):  # noqa: B008
         """Label map (index or colour PNG) + model + seed -> image (PNG)."""
         model_name = str(model_name or "").strip().lower()
+        seed = parse_seed(seed_value)
         if model_name not in models:
             raise ValueError(f"unknown model {model_name[:40]!r}; choose one of: {', '.join(models)}")
         ids, _ = side.read_label_map(upload_path(file), model_name, fit=False)
@@ -34,7 +60,7 @@ def wire_http(side: ModelSide) -> None:
         def on_step(step, total, preview=None):
             progress((int(step), int(total)), desc=f"step {step}/{total}")
 
-        return side.render(ids, model_name, int(seed_value or 0), 1, {}, on_step).images[0]
+        return side.render(ids, model_name, seed, 1, {}, on_step).images[0]
 
     @safe
     def api_labels(file, palette_name):
