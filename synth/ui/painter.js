@@ -23,7 +23,7 @@ root.innerHTML = `
     <div class="dp-status" aria-live="polite"></div>
   </div>
   <div class="dp-side">
-    <input type="search" class="dp-search" placeholder="Find a class (type, Enter picks)" aria-label="find a class">
+    <input type="search" class="dp-search" placeholder="Find a class…" title="Type to filter, Enter picks the first" aria-label="find a class">
     <div class="dp-swatches" role="listbox" aria-label="classes"></div>
   </div>`;
 
@@ -243,9 +243,15 @@ async function load(v) {
 }
 
 // -- events ------------------------------------------------------------------------------------------
+function release() {  // painting takes the keyboard back from a text box or slider (keys then work)
+  const a = document.activeElement;
+  if (a && a !== document.body && typeof a.blur === 'function') a.blur();
+}
+
 stage.addEventListener('pointerdown', (e) => {
   if (!st.ids || e.button > 0) return;
   e.preventDefault();
+  release();
   const p = at(e);
   if (st.tool === 'fill') {
     remember();
@@ -303,12 +309,16 @@ root.addEventListener('click', (e) => {
   else if (act.dataset.action === 'clear') { remember(); st.ids.fill(st.fill); redraw(); send('clear'); }
 });
 sizeInput.addEventListener('input', () => setSize(Number(sizeInput.value)));
+sizeInput.addEventListener('change', () => sizeInput.blur());
 search.addEventListener('input', renderSwatches);
 search.addEventListener('keydown', (e) => {
   if (e.key === 'Enter') {
     e.preventDefault();
     const first = swatchBox.querySelector('[data-class-id]');
     if (first) pick(Number(first.dataset.classId));
+    search.value = '';
+    renderSwatches();
+    search.blur();
   } else if (e.key === 'Escape') { search.value = ''; renderSwatches(); }
 });
 document.addEventListener('keydown', (e) => {

@@ -13,6 +13,10 @@ CSS = """
 #intro p { margin: 0; }
 #model-note { align-self: center; font-size: 13px; }
 #photo-note { font-size: 13px; color: var(--body-text-color-subdued); }
+/* Gradio's translucent loading veils (the page's, fading out after load; a component's while it is
+   pending) must never swallow a stroke: the painter is ready as soon as it shows its map */
+.wrap.full.translucent { pointer-events: none !important; }
+#variation { align-self: stretch; max-height: 64px; }
 """
 
 
