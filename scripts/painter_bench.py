@@ -234,6 +234,7 @@ def first_stroke_run(browser, url: str, loads: int, pal) -> dict:
         h, w = painted(page).shape
         y = 20 + (k * 13) % (h - 40)
         page.click("#details > button.label-wrap")  # the report names the classes of the map rendered
+        page.evaluate("window.scrollTo(0, 0)")  # opening the details scrolled the canvas partly out of view
         stroke(page, y, 30, w - 30)
         want = painted(page)
         try:

@@ -240,6 +240,9 @@ async function load(v) {
   st.img = ctx.createImageData(w, h);
   redraw();
   status.textContent = v.note || '';
+  // the first map asks for its photo through the painter's own change event, so that a stroke made
+  // while that photo renders is queued behind it (latest wins) instead of racing it
+  if (first) props.value = { ...props.value, image: canvas.toDataURL('image/png'), why: 'load' };
 }
 
 // -- events ------------------------------------------------------------------------------------------
