@@ -6,6 +6,8 @@
 * ``daub bench generators`` — ms per image of the embedded models (bf16 and fp32) beside the
   official-size SPADE generator (ngf=64, random weights), measured in the same run; ``--compare
   NAME=PATH`` adds other embedded weights (e.g. a v2 run) to the same run.
+* ``daub bench serve`` — the web demo under load: N concurrent clients x renders through ``/render``
+  (latency, renders/s, server RSS and drift, temp files left); see :mod:`synth.bench_serve`.
 """
 
 from __future__ import annotations
@@ -200,11 +202,24 @@ def parser() -> argparse.ArgumentParser:
         metavar="NAME=PATH",
         help="also time these embedded weights in the same run (repeatable), e.g. v2=runs/x/landscape.safetensors",
     )
+    from synth import bench_serve
+
+    serve = sub.add_parser("serve", help="the web demo under load: N clients x renders through /render")
+    bench_serve.add_arguments(serve)
     return p
 
 
 def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
-    result = bench_labels(args) if args.what == "labels" else bench_generators(args)
-    print(json.dumps(result, indent=1))
+    if args.what == "serve":
+        from synth import bench_serve
+
+        result = bench_serve.run(args)
+    else:
+        result = bench_labels(args) if args.what == "labels" else bench_generators(args)
+    text = json.dumps(result, indent=1)
+    print(text)
+    if getattr(args, "out", None):
+        with open(args.out, "w") as f:
+            f.write(text + "\n")
     return 0

@@ -7,7 +7,9 @@ between them as ``[H, W]`` id arrays; pictures as RGB(A) arrays or PIL images.
 
 from __future__ import annotations
 
+import os
 import random
+import shutil
 import tempfile
 import threading
 import time
@@ -29,6 +31,8 @@ EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 MULTIPLE = 32
 #: Options that need the backend loaded with extra keyword arguments (a style photo: the style ControlNet).
 LOAD_FOR_OPTION: dict[str, dict] = {"style_image": {"style": True}}
+#: At most this many file folders (one per export or saved map) stay in a Studio's ``out_dir``; older go.
+KEEP_FOLDERS = 256
 
 
 @dataclass
@@ -75,10 +79,19 @@ class Studio:
     Args:
         loader: ``loader(name) -> Generator`` (default :func:`synth.load`).
         segmenter: ``segmenter(palette) -> callable(photo) -> ids`` (default :func:`synth.segmenter`).
-        out_dir: where exported PNGs are written (default: a fresh temporary folder).
+        out_dir: where exported PNGs are written (default: a fresh temporary folder, removed when the
+            Studio goes or the process ends). Each export or saved map gets a folder there; only the newest
+            ``keep`` folders stay (the page and gradio copy what they show at once).
+        keep: folders kept in ``out_dir`` (default :data:`KEEP_FOLDERS`).
     """
 
-    def __init__(self, loader: Callable | None = None, segmenter: Callable | None = None, out_dir: str | None = None):
+    def __init__(
+        self,
+        loader: Callable | None = None,
+        segmenter: Callable | None = None,
+        out_dir: str | None = None,
+        keep: int = KEEP_FOLDERS,
+    ):
         if loader is None:
             from synth import load as loader
         if segmenter is None:
@@ -98,8 +111,13 @@ class Studio:
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
         self._available: dict[str, tuple[bool, str]] = {}
+        if int(keep) < 1:
+            raise ValueError(f"keep must be >= 1 folder, got {keep}")
+        self.keep = int(keep)
         self.out_dir = Path(out_dir or tempfile.mkdtemp(prefix="daub-"))
         self.out_dir.mkdir(parents=True, exist_ok=True)
+        if out_dir is None:  # our own temp folder: gone with the Studio (never from a forked worker's exit)
+            weakref.finalize(self, _remove_own_folder, str(self.out_dir), os.getpid())
 
     # -- backends ------------------------------------------------------------------------------
     def models(self) -> list[ModelInfo]:
@@ -291,7 +309,7 @@ class Studio:
     def export(self, result: RenderResult) -> list[str]:
         """Write image PNG(s), the index PNG and the colour PNG of a render; returns their paths."""
         pal = self.palette(result.model)
-        folder = Path(tempfile.mkdtemp(prefix="render-", dir=self.out_dir))
+        folder = self._new_folder("render-")
         stem = f"{result.model}-seed{result.seed}"
         paths = []
         for k, img in enumerate(result.images):
@@ -307,10 +325,33 @@ class Studio:
 
     def save_index(self, ids: np.ndarray, palette: str, name: str = "labels") -> str:
         """Write ids as an index PNG in a fresh folder; returns the path."""
-        folder = Path(tempfile.mkdtemp(prefix="labels-", dir=self.out_dir))
+        folder = self._new_folder("labels-")
         path = folder / f"{name}-index.png"
         write_index_png(np.asarray(ids), path, self.palette(palette))
         return str(path)
+
+    def _new_folder(self, prefix: str) -> Path:
+        """A fresh folder ``PREFIX<ns>-XXXX`` in ``out_dir`` (``<ns>``: creation time, hex), after pruning to make room."""
+        self.prune(self.keep - 1)
+        return Path(tempfile.mkdtemp(prefix=f"{prefix}{time.time_ns():x}-", dir=self.out_dir))
+
+    def prune(self, keep: int | None = None) -> int:
+        """Delete all but the newest ``keep`` (default ``self.keep``) folders in ``out_dir``; returns how many went.
+
+        Only folders this class makes (``render-*``, ``labels-*``) are touched, newest by creation time.
+        """
+        keep = self.keep if keep is None else max(0, int(keep))
+        folders = []
+        with os.scandir(self.out_dir) as it:
+            for entry in it:
+                if entry.name.startswith(_OURS) and entry.is_dir(follow_symlinks=False):
+                    folders.append((_created_ns(entry), entry.path))
+        if len(folders) <= keep:
+            return 0
+        folders.sort(reverse=True)
+        for _, path in folders[keep:]:
+            shutil.rmtree(path, ignore_errors=True)
+        return len(folders) - keep
 
     # -- examples ------------------------------------------------------------------------------
     def examples(self, model: str) -> list[str]:
@@ -319,4 +360,24 @@ class Studio:
         return [str(p) for p in sorted(folder.glob("*.png"))]
 
 
-__all__ = ["ModelInfo", "RenderResult", "Studio"]
+_OURS = ("render-", "labels-")
+
+
+def _created_ns(entry: os.DirEntry) -> int:
+    """A folder's creation time from its name (``render-<ns hex>-…``), else its modification time (0: gone)."""
+    stamp = entry.name.split("-")[1] if entry.name.count("-") >= 2 else ""
+    try:
+        return int(stamp, 16)
+    except ValueError:
+        try:
+            return entry.stat(follow_symlinks=False).st_mtime_ns
+        except OSError:
+            return 0
+
+
+def _remove_own_folder(path: str, pid: int) -> None:
+    if os.getpid() == pid:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+__all__ = ["KEEP_FOLDERS", "ModelInfo", "RenderResult", "Studio"]

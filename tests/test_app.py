@@ -220,3 +220,88 @@ def test_errors_name_files_not_server_paths_and_model_names_ignore_case(app, tmp
     if HAVE_LANDSCAPE:
         img = np.asarray(Image.open(client.predict(handle_file(str(index_png)), " LANDSCAPE ", 3, api_name="/render")))
         assert img.shape == (192, 256, 3)
+
+
+def test_expected_errors_log_one_line_and_no_traceback(app, tmp_path, capfd, caplog):
+    """A bad /labels call (our gr.Error) logs one line on daub.serve; gradio prints no traceback for it."""
+    import logging
+
+    from gradio_client import handle_file
+
+    client = app[0]
+    corrupt = tmp_path / "corrupt.png"
+    corrupt.write_bytes(b"\x89PNG\r\n\x1a\nnot really a png")
+    capfd.readouterr()
+    with caplog.at_level(logging.WARNING, logger="daub.serve"):
+        with pytest.raises(Exception, match="cannot read image corrupt.png"):
+            client.predict(handle_file(str(corrupt)), "landscape", api_name="/labels")
+    err = capfd.readouterr().err
+    assert "Traceback" not in err, err
+    lines = [r.getMessage() for r in caplog.records if r.name == "daub.serve"]
+    assert len(lines) == 1 and lines[0].startswith("/labels: cannot read image corrupt.png"), lines
+    assert "\n" not in lines[0] and "/tmp/" not in lines[0]
+
+
+def test_serve_quietly_sets_threads_and_keeps_tracebacks_for_bugs():
+    import threading
+
+    import gradio as gr
+    import torch
+
+    from synth.app import parser
+    from synth.serving import serve_quietly
+
+    def refused():
+        raise gr.Error("bad input")
+
+    def bug():
+        return 1 / 0
+
+    def threads():
+        return torch.get_num_threads()
+
+    with gr.Blocks() as demo:
+        out = gr.Number()
+        for fn in (refused, bug, threads):
+            gr.Button().click(fn, None, out, api_name=fn.__name__)
+    serve_quietly(demo, threads=1)
+    serve_quietly(demo, threads=1)  # wrapping twice is a no-op
+    fns = {f.api_name: f.fn for f in demo.fns.values()}
+    with pytest.raises(gr.Error) as err:
+        fns["refused"]()
+    assert err.value.print_exception is False
+    with pytest.raises(ZeroDivisionError):
+        fns["bug"]()
+    assert fns["threads"].__wrapped__ is threads and fns["threads"].__name__ == "threads"
+    seen = []
+    worker = threading.Thread(target=lambda: seen.append(fns["threads"]()))
+    worker.start()
+    worker.join()
+    assert seen == [1]
+    args = parser().parse_args(["--threads", "2", "--cache-age", "30"])
+    assert (args.threads, args.cache_age) == (2, 30)
+    assert parser().parse_args([]).threads == 1
+
+
+def test_clean_up_deletes_old_files_and_what_gradio_leaves(tmp_path):
+    import gradio as gr
+
+    from synth.serving import clean_up, sweep_cache
+
+    with gr.Blocks() as demo:
+        gr.Textbox()
+    demo.GRADIO_CACHE = str(tmp_path)
+    made, kept = tmp_path / "h1" / "image.png", tmp_path / "h2" / "example.png"
+    for path in (made, kept):
+        path.parent.mkdir()
+        path.write_bytes(b"png")
+    files = {str(made), str(kept), str(tmp_path / "gone-already.png")}
+    demo.temp_file_sets.append(files)
+    next(iter(demo.blocks.values())).keep_in_cache.add(str(kept))  # a page's initial value stays
+    (tmp_path / "tmpabc123").touch()  # gr.File's empty leftover
+    (tmp_path / "tmp-not-empty").write_bytes(b"x")
+    assert clean_up(demo, age=3600) == 1 and made.exists()  # nothing old enough (only the vanished path goes)
+    assert clean_up(demo, age=0) == 3  # image.png, its emptied folder, the empty tmp file; nothing else
+    assert not made.exists() and not made.parent.exists() and not (tmp_path / "tmpabc123").exists()
+    assert kept.exists() and (tmp_path / "tmp-not-empty").exists() and files == {str(kept)}
+    assert sweep_cache(str(tmp_path / "nope"), 0) == 0

@@ -470,6 +470,37 @@ def test_bench_generators_times_compared_weights_in_the_same_run(monkeypatch, tm
         bench.bench_generators(argparse.Namespace(runs=1, spade_runs=1, compare=["v2=/nope.safetensors"]))
 
 
+@pytest.mark.skipif(not synth.generators.availability("landscape")[0], reason="embedded landscape weights are missing")
+def test_bench_serve_small(tmp_path, capsys):
+    """A real server, 1 and 2 clients x 3 renders: no errors, same render after, files cleaned up, no tracebacks."""
+    out = tmp_path / "serve.json"
+    args = ["bench", "serve", "--clients", "1,2", "--renders", "3", "--warmup", "0", "--baseline-runs", "1"]
+    assert daub([*args, "--cache-age", "1", "--settle", "4", "--interval", "0.1", "--out", str(out)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert json.loads(out.read_text()) == result
+    (run,) = result["runs"]
+    assert run["threads"] == 1 and run["baseline_direct_ms"] > 0 and run["byte_identical_after"] is True
+    assert [(p["clients"], p["renders"], p["errors"]) for p in run["phases"]] == [(1, 3, 0), (2, 3, 0)]
+    for p in run["phases"]:
+        assert 0 < p["p50_ms"] <= p["p95_ms"] <= p["max_ms"] and p["renders_per_s"] > 0
+        assert p["peak_rss_mb"] >= p["rss_drift_mb"]["last_10pct"] > 0
+    # gradio's clean-up ran: only the page's few initial pictures are left; nothing outside the known folders
+    assert run["temp_files_after_settle"]["gradio"] <= 5 and run["temp_files_after_settle"]["other"] == 0
+    assert run["server_log"]["tracebacks"] == 0
+
+
+def test_bench_serve_bad_arguments():
+    with pytest.raises(ValueError, match="--clients must be numbers >= 1"):
+        daub_raise(["serve", "--clients", "0"])
+    with pytest.raises(ValueError, match="--threads must be numbers separated by commas"):
+        daub_raise(["serve", "--threads", "one"])
+
+
+def daub_raise(argv: list[str]) -> None:
+    """``daub bench ARGV`` without the CLI's error printing (raises what the bench raises)."""
+    bench.main(argv)
+
+
 def test_render_defaults_to_the_landscape_model(tmp_path, capsys):
     src, out = tmp_path / "map.png", tmp_path / "photo.png"
     write_index_png(landscape_ids(96, 128), src, LAND)

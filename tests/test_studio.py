@@ -158,3 +158,33 @@ def test_a_label_map_in_another_palette_is_refused_by_name(studio, tmp_path):
     grey = tmp_path / "grey.png"  # ids without colours: read as ids of the model's palette
     write_index_png(np.full((8, 8), TREE, np.uint8), grey)
     assert (studio.read_label_map(grey, "landscape", fit=False)[0] == TREE).all()
+
+
+def test_out_dir_keeps_only_the_newest_folders(tmp_path):
+    from synth.studio import RenderResult
+
+    st = Studio(segmenter=fake_segmenter, out_dir=str(tmp_path / "out"), keep=3)
+    (tmp_path / "out" / "mine").mkdir()  # not ours: never pruned
+    ids = np.full((8, 8), SKY, np.uint8)
+    made = []
+    for k in range(8):
+        result = RenderResult([Image.new("RGB", (8, 8))], ids, "landscape", k, 0.0)
+        made.append(Path(st.export(result)[0]).parent)
+        made.append(Path(st.save_index(ids, "landscape")).parent)
+    left = sorted(p for p in (tmp_path / "out").iterdir() if p.name != "mine")
+    assert len(left) == 3 and set(left) == set(made[-3:])  # the newest three, files intact
+    assert all(any(p.iterdir()) for p in left) and (tmp_path / "out" / "mine").is_dir()
+    assert st.prune(1) == 2 and [p for p in made if p.exists()] == [made[-1]]
+    with pytest.raises(ValueError, match="keep"):
+        Studio(segmenter=fake_segmenter, out_dir=str(tmp_path), keep=0)
+
+
+def test_own_temp_folder_goes_with_the_studio():
+    import gc
+
+    st = Studio(segmenter=fake_segmenter)
+    folder = Path(st.save_index(np.zeros((4, 4), np.uint8), "landscape")).parent.parent
+    assert folder.is_dir() and folder.name.startswith("daub-")
+    del st
+    gc.collect()
+    assert not folder.exists()

@@ -16,11 +16,15 @@ from __future__ import annotations
 
 import gradio as gr
 
-from synth.ui.events import live_settings, wire_model_switch, wire_rendering, wire_sources
+from synth.ui.events import wire_model_switch, wire_rendering, wire_sources
 from synth.ui.http import wire_http
 from synth.ui.layout import layout
 from synth.ui.protocol import ModelSide
 from synth.ui.widgets import CSS
+
+#: Gradio's cache clean-up, ``(every, older than)`` seconds: the files it keeps for the page and the HTTP
+#: API (uploads, photos, downloads) are deleted 10 minutes after they were made (``gr.Blocks(delete_cache=)``).
+DELETE_CACHE = (60, 600)
 
 
 def pick_model(side: ModelSide, default_model: str | None) -> str:
@@ -43,14 +47,13 @@ def create_demo(side: ModelSide, default_model: str | None = None) -> gr.Blocks:
         default_model: model selected at start (default: the first ready one).
     """
     model0 = pick_model(side, default_model)
-    with gr.Blocks(title="Daub: paint a map, get a photo") as demo:
+    with gr.Blocks(title="Daub: paint a map, get a photo", delete_cache=DELETE_CACHE) as demo:
         page = layout(side, model0)
-        live = wire_rendering(side, page)
+        wire_rendering(side, page)  # the painter asks for its first photo itself
         wire_sources(side, page)
         wire_model_switch(side, page)
-        demo.load(live, page.live_inputs, **live_settings(page))
         wire_http(side)
     return demo
 
 
-__all__ = ["CSS", "ModelSide", "create_demo", "pick_model"]
+__all__ = ["CSS", "DELETE_CACHE", "ModelSide", "create_demo", "pick_model"]
