@@ -245,7 +245,9 @@ class Studio:
         photo = open_image(str(path)).convert("RGB")
         if pal.name not in self._segmenters:
             try:
-                self._segmenters[pal.name] = self._segmenter_factory(pal.name)
+                # on ZeroGPU, CUDA exists only inside spaces.GPU functions: UperNet runs on the CPU there
+                on_cpu = {"device": "cpu"} if self.zero_gpu and pal.name == "ade20k" else {}
+                self._segmenters[pal.name] = self._segmenter_factory(pal.name, **on_cpu)
             except (FileNotFoundError, ImportError, OSError) as e:
                 raise RuntimeError(f"the {pal.name} photo segmenter is not available: {e}") from None
         ids = np.asarray(self._segmenters[pal.name](photo)).astype(pal.dtype)

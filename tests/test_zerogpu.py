@@ -329,3 +329,19 @@ def test_nothing_touches_cuda_outside_spaces_gpu(zero, monkeypatch, tmp_path):
         assert zero.calls == []
     finally:
         demo.close()
+
+
+def test_upernet_runs_on_the_cpu_on_zerogpu(zero, tmp_path):
+    """CUDA is attached only inside spaces.GPU functions: the ADE20K photo segmenter is made for the CPU there."""
+    made = []
+
+    def segmenter(name, **kw):
+        made.append((name, kw))
+        return lambda photo: np.zeros((photo.size[1], photo.size[0]), np.uint8)
+
+    photo = tmp_path / "p.png"
+    Image.new("RGB", (32, 24)).save(photo)
+    st = Studio(segmenter=segmenter, out_dir=str(tmp_path / "out"))
+    assert st.zero_gpu and st.segment(photo, "ade20k", fit=False).shape == (24, 32)
+    st.segment(photo, "landscape", fit=False)
+    assert made == [("ade20k", {"device": "cpu"}), ("landscape", {})]
