@@ -75,3 +75,14 @@ def fake_missing():
     )
     yield name
     unregister(name)
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch thread for a test module (tiny models gain nothing from more; restored afterwards)."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -27,13 +27,9 @@ from synth.segmenters import upernet  # noqa: E402
 STEPS = 2
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models gain nothing from threads; one thread avoids OpenMP stalls when the CPU is shared."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures(
+    "one_torch_thread"
+)  # tiny models: one thread (avoids OpenMP stalls when the CPU is shared)
 
 
 @pytest.fixture(scope="session")

@@ -39,13 +39,9 @@ HAVE_LANDSCAPE = generators.availability("landscape")[0]
 needs_landscape = pytest.mark.skipif(not HAVE_LANDSCAPE, reason="embedded landscape weights are missing")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models gain nothing from threads; one thread also keeps OpenMP out of the forked workers."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures(
+    "one_torch_thread"
+)  # tiny models: one thread (also keeps OpenMP out of the forked workers)
 
 
 # -- the stand-in ``spaces`` package ---------------------------------------------------------------
