@@ -218,3 +218,31 @@ def test_preload_from_hub_lists_exactly_what_a_gpu_load_reads(space, tmp_path, m
         )
     with pytest.raises((RuntimeError, OSError, ValueError, EnvironmentError)):
         load_from(short)
+
+
+def test_space_requirements_cover_every_module_the_app_imports(space):
+    """Every third-party module imported anywhere in the Space's packages comes from a requirements.txt line."""
+    import ast
+    import importlib.metadata as md
+    import re
+
+    reqs = {
+        re.split(r"[<>=!~\[; ]", ln.strip(), maxsplit=1)[0].lower().replace("_", "-")
+        for ln in (space / "requirements.txt").read_text().splitlines()
+        if ln.strip() and not ln.startswith("#")
+    }
+    dists = {mod: {d.lower().replace("_", "-") for d in ds} for mod, ds in md.packages_distributions().items()}
+    missing = {}
+    for path in [*(space / "synth").rglob("*.py"), *(space / "palettes").rglob("*.py"), space / "app.py"]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            for top in {n.split(".")[0] for n in names}:
+                ours = ("synth", "palettes", "spaces", "__future__")
+                sdk = ("gradio", "gradio_client")  # the Space's sdk_version installs gradio (and its client)
+                if top in sys.stdlib_module_names or top in ours or top in sdk:
+                    continue
+                if not dists.get(top, set()) & reqs:
+                    missing.setdefault(top, sorted(dists.get(top, {"?"})))
+    assert not missing, f"imported but not required by the Space: {missing}"
