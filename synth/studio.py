@@ -108,6 +108,7 @@ class Studio:
         #: True on ZeroGPU: non-live renders go through ``spaces.GPU``; live backends load on the CPU.
         self.zero_gpu = self._gpu_run is not zerogpu.run
         self._segmenters: dict[str, object] = {}
+        self._segmenter_errors: dict[str, str] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
         self._available: dict[str, tuple[bool, str]] = {}
@@ -244,12 +245,17 @@ class Studio:
             raise ValueError(f"no photo segmenter for palette {pal.name!r} (have: {', '.join(PALETTES)})")
         photo = open_image(str(path)).convert("RGB")
         if pal.name not in self._segmenters:
+            if pal.name in self._segmenter_errors:  # refused before: say so at once, never retry the Hub
+                raise RuntimeError(self._segmenter_errors[pal.name])
             try:
                 # on ZeroGPU, CUDA exists only inside spaces.GPU functions: UperNet runs on the CPU there
                 on_cpu = {"device": "cpu"} if self.zero_gpu and pal.name == "ade20k" else {}
                 self._segmenters[pal.name] = self._segmenter_factory(pal.name, **on_cpu)
-            except (FileNotFoundError, ImportError, OSError) as e:
-                raise RuntimeError(f"the {pal.name} photo segmenter is not available: {e}") from None
+            except (FileNotFoundError, ImportError, OSError, RuntimeError) as e:
+                reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+                why = f"the {pal.name} photo segmenter is not available: {reason}"
+                self._segmenter_errors[pal.name] = why
+                raise RuntimeError(why) from None
         ids = np.asarray(self._segmenters[pal.name](photo)).astype(pal.dtype)
         return self.fit(ids, model) if fit else ids
 

@@ -188,3 +188,19 @@ def test_own_temp_folder_goes_with_the_studio():
     del st
     gc.collect()
     assert not folder.exists()
+
+
+def test_an_unavailable_segmenter_is_asked_once(tmp_path):
+    asked = []
+
+    def segmenter(name, **kw):
+        asked.append(name)
+        raise OSError("not in the cache and HF_HUB_OFFLINE=1")
+
+    st = Studio(segmenter=segmenter, out_dir=str(tmp_path / "out"))
+    photo = tmp_path / "p.png"
+    Image.new("RGB", (16, 12)).save(photo)
+    for _ in range(3):
+        with pytest.raises(RuntimeError, match="ade20k photo segmenter is not available: not in the cache"):
+            st.segment(photo, "ade20k")
+    assert asked == ["ade20k"]
