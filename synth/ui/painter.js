@@ -179,7 +179,8 @@ function remember() {
 
 function send(why) {
   st.stroke += 1;
-  props.value = { ...props.value, image: canvas.toDataURL('image/png'), stroke: st.stroke, why };
+  // only what the server reads (the map) and the key of the map it sent; classes and base stay here
+  props.value = { key: st.key, image: canvas.toDataURL('image/png'), stroke: st.stroke, why };
 }
 
 function step(from, to, why) {
@@ -223,7 +224,7 @@ async function load(v) {
   st.palette = palette;
   setClasses(v.classes || [], v.fill || 0);
   const [ids, w, h] = await decode(v.image);
-  const [base] = v.base ? await decode(v.base) : [ids.slice()];
+  const [base] = v.base && v.base !== v.image ? await decode(v.base) : [ids.slice()];
   // a new map in the same palette and size is one more undo step; another palette starts a new history
   // (the history of each palette is kept: switching back to a model brings its undo steps back)
   if (!first && samePalette && st.ids && st.w === w && st.h === h) remember();
@@ -242,7 +243,7 @@ async function load(v) {
   status.textContent = v.note || '';
   // the first map asks for its photo through the painter's own change event, so that a stroke made
   // while that photo renders is queued behind it (latest wins) instead of racing it
-  if (first) props.value = { ...props.value, image: canvas.toDataURL('image/png'), why: 'load' };
+  if (first) props.value = { key: st.key, image: canvas.toDataURL('image/png'), why: 'load' };
 }
 
 // -- events ------------------------------------------------------------------------------------------

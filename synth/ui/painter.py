@@ -47,9 +47,10 @@ def painter_value(
     colours: np.ndarray, classes: list[dict], fill: int, base: np.ndarray | None = None, note: str = ""
 ) -> dict:
     """A value that makes the painter show ``colours`` (and remember ``base`` for its eraser)."""
+    image = png_data_url(colours)
     return {
-        "image": png_data_url(colours),
-        "base": png_data_url(colours if base is None else base),
+        "image": image,
+        "base": image if base is None else png_data_url(base),
         "classes": classes,
         "fill": int(fill),
         "key": uuid.uuid4().hex,
