@@ -25,6 +25,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -261,6 +262,31 @@ def named(files: tuple[int, int, int]) -> dict:
     return dict(zip(("studio", "gradio", "other"), files, strict=True))
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_page(url: str, timeout: float, exited: Callable[[], str | None] = lambda: None) -> str:
+    """Poll ``url`` until it answers 200 (returns it); ``RuntimeError`` after ``timeout`` seconds, or at once
+    when ``exited()`` says why the server is gone."""
+    deadline = time.time() + timeout
+    while True:
+        why = exited()
+        if why:
+            raise RuntimeError(why)
+        try:
+            with urllib.request.urlopen(url, timeout=5) as r:
+                if r.status == 200:
+                    return url
+        except OSError:
+            if time.time() > deadline:
+                raise RuntimeError(f"the server did not answer at {url} within {timeout:.0f} s") from None
+            time.sleep(0.5)
+
+
 class Server:
     """``python -m synth serve`` on a free port with its own ``TMPDIR``."""
 
@@ -273,9 +299,7 @@ class Server:
         return self.proc.pid
 
     def start(self, timeout: float = 180) -> str:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
+        port = free_port()
         env = {k: v for k, v in os.environ.items() if k != "GRADIO_TEMP_DIR"}
         env.update(TMPDIR=str(self.tmp), GRADIO_ANALYTICS_ENABLED="False", PYTHONUNBUFFERED="1")
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
@@ -283,20 +307,13 @@ class Server:
         cmd += ["--threads", str(self.threads), "--cache-age", str(self.cache_age)]
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
-        url = f"http://127.0.0.1:{port}/"
-        deadline = time.time() + timeout
-        while True:
-            if self.proc.poll() is not None:
-                last = (self.log.read_text(errors="replace").strip().splitlines() or ["no output"])[-1]
-                raise RuntimeError(f"daub serve exited with {self.proc.returncode}: {last}")
-            try:
-                with urllib.request.urlopen(url, timeout=5) as r:
-                    if r.status == 200:
-                        return url
-            except OSError:
-                if time.time() > deadline:
-                    raise RuntimeError(f"daub serve did not answer at {url} within {timeout:.0f} s") from None
-                time.sleep(0.5)
+        return wait_for_page(f"http://127.0.0.1:{port}/", timeout, self._exited)
+
+    def _exited(self) -> str | None:
+        if self.proc.poll() is None:
+            return None
+        last = (self.log.read_text(errors="replace").strip().splitlines() or ["no output"])[-1]
+        return f"daub serve exited with {self.proc.returncode}: {last}"
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

@@ -148,14 +148,14 @@ class Studio:
             lock = self._locks.setdefault(name, threading.Lock())
         with lock:
             have = self._load_kwargs.get(name)
-            if have is None or any(k not in have or have[k] != v for k, v in load.items()):
+            if not zerogpu.covers(have, load):
                 info = self.model(name)
                 if not info.ready:
                     raise RuntimeError(f"model {name!r} is not available here: {info.reason}")
                 kwargs = {**(have or {}), **load}
                 if self.zero_gpu and record.live:
                     kwargs["device"] = "cpu"
-                self._generators[name] = self._loader(name, **kwargs) if kwargs else self._loader(name)
+                self._generators[name] = self._loader(name, **kwargs)
                 self._load_kwargs[name] = kwargs
                 zerogpu.LOADED[(self._token, name)] = (self._generators[name], kwargs)
             return self._generators[name]
@@ -266,10 +266,6 @@ class Studio:
         dropped = labelmaps.dropped_classes(ids, src, dst)
         return self.fit(labelmaps.to_palette(ids, src, dst), new), dropped
 
-    def flood_fill(self, ids: np.ndarray, x: int, y: int, class_id: int, model: str) -> np.ndarray:
-        """Give the 4-connected region around ``(x, y)`` the id ``class_id``."""
-        return labelmaps.flood_fill(ids, x, y, class_id, self.palette(model))
-
     # -- rendering -----------------------------------------------------------------------------
     @staticmethod
     def new_seed() -> int:
@@ -302,9 +298,10 @@ class Studio:
         load = {k: v for opt, extra in LOAD_FOR_OPTION.items() if opt in opts for k, v in extra.items()}
         if load:
             gen = self.generator(model, **load)
-        model = generators.get(model).name
+        record = generators.get(model)
+        model = record.name
         seed = self.new_seed() if seed is None else int(seed)
-        on_gpu = self.zero_gpu and not generators.get(model).live
+        on_gpu = self.zero_gpu and not record.live
         # a step callback cannot cross ZeroGPU's pickling into its worker: no per-step progress there
         step = callback if callback is not None and "callback" in accepted and not on_gpu else None
         seen = gen.check_inputs(ids, num_images=int(num_images), options={**opts, "callback": step} if step else opts)

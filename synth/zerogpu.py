@@ -52,15 +52,20 @@ def forget(token: int) -> None:
         LOADED.pop(key, None)
 
 
+def covers(have: dict | None, want: dict) -> bool:
+    """True when a backend loaded with keyword arguments ``have`` was loaded with every one of ``want``."""
+    return have is not None and all(k in have and have[k] == v for k, v in want.items())
+
+
 def loaded(studio: int, model: str, load: dict):
     """The generator Studio ``studio`` loaded for ``model`` with (at least) ``load``; loaded here when this
     process lacks it (a ZeroGPU worker forked before that load keeps the state it was forked with)."""
     entry = LOADED.get((studio, model))
-    if entry is None or any(k not in entry[1] or entry[1][k] != v for k, v in load.items()):
+    if entry is None or not covers(entry[1], load):
         loader = LOADERS.get(studio)
         if loader is None:
             from synth import load as loader
-        entry = (loader(model, **load) if load else loader(model)), dict(load)
+        entry = loader(model, **load), dict(load)
         LOADED[(studio, model)] = entry
     return entry[0]
 

@@ -3,23 +3,14 @@ and a fake photo segmenter."""
 
 from __future__ import annotations
 
-import socket
-import time
-import urllib.request
-
 import numpy as np
 from PIL import Image
 
 from palettes import load as load_palette
+from synth.bench_serve import free_port, wait_for_page
 
 LAND = load_palette("landscape")
 SKY, TREE, WATER = (LAND.id_of(n) for n in ("sky", "tree", "water"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def launch(demo, css: str = "") -> str:
@@ -28,17 +19,7 @@ def launch(demo, css: str = "") -> str:
     demo.launch(
         server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, css=css, max_file_size="20mb"
     )
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=5) as r:
-                if r.status == 200:
-                    return url
-        except OSError:
-            if time.time() > deadline:
-                raise
-            time.sleep(0.5)
+    return wait_for_page(f"http://127.0.0.1:{port}/", 60)
 
 
 def read_ids(path) -> np.ndarray:

@@ -48,9 +48,6 @@ class ModelSide(Protocol):
     def switch(self, ids: np.ndarray, old: str, new: str) -> tuple[np.ndarray, dict[str, int]]:
         """Ids of model ``old`` -> model ``new`` and the classes dropped on the way."""
 
-    def flood_fill(self, ids: np.ndarray, x: int, y: int, class_id: int, model: str) -> np.ndarray:
-        """Fill the region around ``(x, y)`` with ``class_id``."""
-
     def new_seed(self) -> int:
         """A random seed."""
 
