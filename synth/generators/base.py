@@ -71,8 +71,15 @@ class Generator(Protocol):
     def generate(self, ids, seed: int | None = 0, num_images: int = 1, **options) -> list[Image.Image]: ...
 
 
-#: Names accepted for ``dtype``.
-_DTYPES = ("fp32", "float32", "fp16", "float16", "bf16", "bfloat16")
+#: Names accepted for ``dtype`` -> the ``torch`` dtype they name.
+_DTYPES = {
+    "fp32": "float32",
+    "float32": "float32",
+    "fp16": "float16",
+    "float16": "float16",
+    "bf16": "bfloat16",
+    "bfloat16": "bfloat16",
+}
 
 
 def pick_device(device=None, dtype=None):
@@ -95,14 +102,7 @@ def pick_device(device=None, dtype=None):
     elif isinstance(dtype, str):
         if dtype not in _DTYPES:
             raise ValueError(f"dtype must be one of {', '.join(_DTYPES)}, got {dtype[:40]!r}")
-        dtype = {
-            "fp32": torch.float32,
-            "float32": torch.float32,
-            "fp16": torch.float16,
-            "float16": torch.float16,
-            "bf16": torch.bfloat16,
-            "bfloat16": torch.bfloat16,
-        }[dtype]
+        dtype = getattr(torch, _DTYPES[dtype])
     return device, dtype
 
 
