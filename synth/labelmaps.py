@@ -10,7 +10,7 @@ from PIL import Image
 
 from palettes import Palette
 from palettes import load as load_palette
-from synth.labels import resize_labels, snap_size
+from synth.labels import INDEX_MODES, TRANSPARENT_BELOW, pack_rgb, resize_labels, snap_size
 
 
 def class_table(src: Palette | str, dst: Palette | str) -> np.ndarray:
@@ -97,18 +97,17 @@ def palette_shares(image: Image.Image, names: tuple[str, ...] | None = None, sam
     each palette (``names``, default all). Grey-level index maps carry no colours: ``{}``."""
     from palettes import NAMES
 
-    if image.mode in ("L", "I", "I;16", "I;16B", "I;16L") or (image.mode == "P" and _grey_palette(image)):
+    if image.mode in INDEX_MODES and (image.mode != "P" or _grey_palette(image)):
         return {}
     rgba = np.asarray(image.convert("RGBA")).reshape(-1, 4)
-    rgb = rgba[rgba[:, 3] >= 128, :3]  # transparent pixels carry no paint (they become the fill class)
+    rgb = rgba[rgba[:, 3] >= TRANSPARENT_BELOW, :3]  # transparent pixels carry no paint (they become the fill)
     if len(rgb) > samples:
         rgb = rgb[np.random.default_rng(0).choice(len(rgb), samples, replace=False)]
-    codes = (rgb[:, 0].astype(np.int64) << 16) | (rgb[:, 1].astype(np.int64) << 8) | rgb[:, 2]
+    codes = pack_rgb(rgb)
     shares = {}
     for name in names or NAMES:
         pal = load_palette(name)
-        table = np.concatenate([pal.lut_paint, pal.colour_table(trained=True)]).astype(np.int64)
-        known = (table[:, 0] << 16) | (table[:, 1] << 8) | table[:, 2]
+        known = pack_rgb(np.concatenate([pal.lut_paint, pal.colour_table(trained=True)]))
         shares[name] = float(np.isin(codes, known).mean()) if len(codes) else 0.0
     return shares
 

@@ -31,6 +31,9 @@ MAX_PIXELS = 4096 * 4096
 #: PIL modes read as ids (index PNGs), not as colours ("P" is read as colours when it holds a painting).
 INDEX_MODES = ("L", "P", "I;16", "I;16B", "I;16L", "I")
 
+#: RGBA pixels with alpha below this are transparent: they carry no paint and become the fill class.
+TRANSPARENT_BELOW = 128
+
 #: Default RGB distance (Euclidean, 0..441) within which an off-palette colour snaps to its nearest
 #: paint colour. Blended edges between two colours sit at most half their distance away.
 DEFAULT_TOLERANCE = 64.0
@@ -213,7 +216,7 @@ def _lut(palette: Palette) -> np.ndarray:
     return lut
 
 
-def _pack(rgb: np.ndarray) -> np.ndarray:
+def pack_rgb(rgb: np.ndarray) -> np.ndarray:
     """``[..., 3|4]`` uint8 -> ``[...]`` uint32 codes ``R<<16 | G<<8 | B``."""
     if rgb.shape[-1] == 4 and rgb.flags.c_contiguous:
         # One reinterpreting view instead of three shifts: little-endian RGBA is A<<24|B<<16|G<<8|R.
@@ -326,7 +329,7 @@ def _index_ids(arr: np.ndarray, palette: Palette) -> np.ndarray:
 
 def _fill_transparent(arr: np.ndarray, ids16: np.ndarray, fill: int) -> np.ndarray | None:
     """Set the ids of RGBA pixels with alpha < 128 to ``fill``; their mask, or None when there are none."""
-    transparent = arr[..., 3] < 128
+    transparent = arr[..., 3] < TRANSPARENT_BELOW
     if not transparent.any():
         return None
     ids16[transparent] = fill
@@ -444,7 +447,7 @@ def to_labels(
         ids = _index_ids(arr, palette)
         return (ids, LabelReport(h * w, h * w, 0, 0, 0, 0, 0.0)) if return_report else ids
 
-    codes = _pack(arr)
+    codes = pack_rgb(arr)
     ids16 = np.take(_lut(palette), codes)  # take: faster than fancy indexing on a large table
     transparent = _fill_transparent(arr, ids16, fill) if kind == "rgba" else None
     miss = ids16 == _MISS
@@ -591,7 +594,7 @@ def read_instance_map(path: str | Path) -> np.ndarray:
     img = open_image(path)
     if img.mode in INDEX_MODES:
         return np.asarray(img).astype(np.int64)
-    return _pack(np.asarray(img.convert("RGB"))).astype(np.int64)
+    return pack_rgb(np.asarray(img.convert("RGB"))).astype(np.int64)
 
 
 def one_hot(
