@@ -38,7 +38,9 @@ TRANSPARENT_BELOW = 128
 #: paint colour. Blended edges between two colours sit at most half their distance away.
 DEFAULT_TOLERANCE = 64.0
 
-#: Snapped pixels at most this far from their colour count as confidently painted (JPEG noise).
+#: Snapped pixels at most this far from their colour count as confidently painted (JPEG noise), and
+#: at most half the way to the nearest paint colour of another class (a blend of two colours 7 apart,
+#: as ADE20K's are, is not confidently a third colour just because it lies near it).
 CONFIDENT_DISTANCE = 24.0
 
 OffPalette = Literal["nearest", "fill", "error"]
@@ -336,19 +338,36 @@ def _fill_transparent(arr: np.ndarray, ids16: np.ndarray, fill: int) -> np.ndarr
     return transparent
 
 
+_RADII: dict[str, np.ndarray] = {}
+
+
+def _confident_radius(palette: Palette) -> np.ndarray:
+    """Per row of ``palette.lut_paint``: how far a colour may lie from it and still count as confidently
+    that paint (:data:`CONFIDENT_DISTANCE`, or half the distance to another class's nearest colour)."""
+    radius = _RADII.get(palette.name)
+    if radius is None:
+        paint = palette.lut_paint.astype(np.float64)
+        d = np.sqrt(((paint[:, None] - paint[None]) ** 2).sum(-1))
+        d[palette.lut_ids[:, None] == palette.lut_ids[None]] = np.inf  # a class's own colours do not count
+        radius = _RADII[palette.name] = np.minimum(CONFIDENT_DISTANCE, d.min(1) / 2)
+    return radius
+
+
 def _snap(
     codes: np.ndarray, palette: Palette, tolerance: float, off_palette: OffPalette, fill: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
     """Nearest paint colour of each off-palette colour code, searched once per distinct colour.
 
-    Returns ``(ucol, inverse, uid, dist, far, beyond)``: the distinct colours ``[U, 3]``, each code's
-    row among them, their ids (``fill`` beyond ``tolerance`` with ``off_palette="fill"``), distances,
-    whether beyond ``tolerance``, and how many codes are. Raises with ``off_palette="error"``.
+    Returns ``(ucol, inverse, uid, dist, sure, far, beyond)``: the distinct colours ``[U, 3]``, each
+    code's row among them, their ids (``fill`` beyond ``tolerance`` with ``off_palette="fill"``),
+    distances, whether confidently that paint (:func:`_confident_radius`), whether beyond
+    ``tolerance``, and how many codes are. Raises with ``off_palette="error"``.
     """
     uniq, inverse = np.unique(codes, return_inverse=True)
     ucol = np.stack([(uniq >> 16) & 255, (uniq >> 8) & 255, uniq & 255], 1).astype(np.uint8)
     idx, dist = _nearest(ucol, palette)
     uid = palette.lut_ids[idx]
+    sure = dist <= _confident_radius(palette)[idx]
     far = dist > tolerance
     beyond = 0
     if far.any():
@@ -361,7 +380,7 @@ def _snap(
             )
         if off_palette == "fill":
             uid = np.where(far, fill, uid)
-    return ucol, inverse, uid, dist, far, beyond
+    return ucol, inverse, uid, dist, sure, far, beyond
 
 
 def _snap_misses(
@@ -384,19 +403,19 @@ def _snap_misses(
     """
     if not len(flat):
         return 0, 0, 0, 0.0
-    ucol, inverse, uid, dist, far, beyond = _snap(np.take(codes, flat), palette, tolerance, off_palette, fill)
-    pix_dist = dist[inverse]
+    ucol, inverse, uid, dist, sure, far, beyond = _snap(np.take(codes, flat), palette, tolerance, off_palette, fill)
     np.put(ids16, flat, uid[inverse])
     snapped = len(flat) - (beyond if off_palette == "fill" else 0)
     cleaned = 0
     if cleanup:
-        unsure = pix_dist > CONFIDENT_DISTANCE
+        pix_sure = sure[inverse]
+        unsure = ~pix_sure
         if off_palette == "fill":
             unsure &= ~far[inverse]
         sel = np.flatnonzero(unsure)
         if len(sel):
             confident = ~miss
-            np.put(confident, flat, pix_dist <= CONFIDENT_DISTANCE)
+            np.put(confident, flat, pix_sure)
             cleaned = _cleanup(ids16, confident, flat[sel], ucol[inverse[sel]], palette)
     return snapped, beyond, cleaned, float(dist.max())
 
