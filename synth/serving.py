@@ -1,7 +1,8 @@
 """How the demo's server runs (measured with ``daub bench serve``, see the README's "Load test").
 
-* every event runs with :data:`THREADS` torch intra-op threads: renders are serialised per model, and on a
-  small machine a 2-thread render fights the server's other work for the cores (and loses badly);
+* every event runs with :data:`THREADS` torch intra-op threads: two 1-thread renders of a ``parallel``
+  backend use both cores of a small machine, while a 2-thread render fights the server's other work for
+  the cores (and loses badly); other backends are serialised per model;
 * an expected error (the ``gr.Error`` our handlers raise for bad input) is logged as one line on the
   ``daub.serve`` logger instead of gradio's full traceback; anything else (a bug) keeps its traceback;
 * generated files do not pile up: :func:`clean_up` deletes gradio's cache files ``cache_age`` seconds

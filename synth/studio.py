@@ -7,6 +7,7 @@ between them as ``[H, W]`` id arrays; pictures as RGB(A) arrays or PIL images.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import shutil
@@ -280,7 +281,8 @@ class Studio:
         options: dict | None = None,
         callback: Callable | None = None,
     ) -> RenderResult:
-        """Generate images for ``ids`` with backend ``model``; one call per backend at a time.
+        """Generate images for ``ids`` with backend ``model``; one call per backend at a time unless its
+        record is ``parallel`` (and it runs here, not in a ZeroGPU worker).
 
         Args:
             ids: ``[H, W]`` ids of the backend's palette.
@@ -307,7 +309,8 @@ class Studio:
         seen = gen.check_inputs(ids, num_images=int(num_images), options={**opts, "callback": step} if step else opts)
         args = (model, seen, seed, int(num_images), opts, self._token, self._load_kwargs[model])
         t0 = time.perf_counter()
-        with self._locks.setdefault(model, threading.Lock()):
+        one_at_a_time = on_gpu or not record.parallel
+        with self._locks.setdefault(model, threading.Lock()) if one_at_a_time else contextlib.nullcontext():
             images = self._gpu_run(*args) if on_gpu else zerogpu.run(*args, callback=step)
         return RenderResult(images, seen, model, seed, round(time.perf_counter() - t0, 3))
 

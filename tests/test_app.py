@@ -108,6 +108,19 @@ def test_api_render_is_deterministic_per_seed(app, index_png):
     c = client.predict(handle_file(str(index_png)), "landscape", 4, api_name="/render")
     ia, ib, ic = (np.asarray(Image.open(p)) for p in (a, b, c))
     assert ia.shape == (192, 256, 3) and np.array_equal(ia, ib) and not np.array_equal(ia, ic)
+    direct = Studio(segmenter=fake_segmenter).render(sample_ids(), "landscape", 3).images[0]
+    assert np.array_equal(ia, np.asarray(direct))  # the fast PNG is lossless
+
+
+def test_png_in_cache_writes_a_lossless_png_where_gradio_cleans_up(tmp_path, monkeypatch):
+    from synth.ui.widgets import png_in_cache
+
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "cache"))
+    img = Image.fromarray(np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8))
+    paths = [Path(png_in_cache(img)) for _ in range(2)]
+    assert paths[0] != paths[1] and all(p.parent == tmp_path / "cache" for p in paths)
+    with Image.open(paths[0]) as back:
+        assert back.format == "PNG" and np.array_equal(np.asarray(back), np.asarray(img))
 
 
 def test_api_render_slow_backend_reports_progress_per_step(app, index_png):

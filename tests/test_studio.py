@@ -204,3 +204,45 @@ def test_an_unavailable_segmenter_is_asked_once(tmp_path):
         with pytest.raises(RuntimeError, match="ade20k photo segmenter is not available: not in the cache"):
             st.segment(photo, "ade20k")
     assert asked == ["ade20k"]
+
+
+@pytest.mark.parametrize("parallel", [True, False], ids=["parallel", "one-at-a-time"])
+def test_parallel_backends_render_at_once_others_one_at_a_time(parallel):
+    """A ``parallel`` record lets two threads render the same backend at once (both cores of a small
+    server); any other backend is rendered one call at a time (a diffusers pipeline has state)."""
+    import threading
+    import time
+
+    from conftest import FakeSlowGenerator
+
+    from synth.generators import Backend, register, unregister
+
+    class Overlap(FakeSlowGenerator):
+        name = "fake-overlap"
+        active = most = 0
+        guard = threading.Lock()
+
+        def _generate(self, ids, seeds, **kwargs):
+            with self.guard:
+                Overlap.active += 1
+                Overlap.most = max(Overlap.most, Overlap.active)
+            time.sleep(0.5)
+            with self.guard:
+                Overlap.active -= 1
+            return super()._generate(ids, seeds, steps=1)
+
+    gen = Overlap(0.0)
+    register(Backend(gen.name, lambda **_: gen, "landscape", "overlap probe", canvas=(256, 192), parallel=parallel))
+    try:
+        studio = Studio(segmenter=fake_segmenter)
+        ids = sample_ids()
+        studio.generator(gen.name)  # loaded before the race: only the renders compete
+        threads = [threading.Thread(target=studio.render, args=(ids, gen.name, s)) for s in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        unregister(gen.name)
+    assert len(gen.calls) == 3
+    assert Overlap.most == (3 if parallel else 1)

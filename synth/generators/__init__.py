@@ -18,7 +18,8 @@ _CONTROLNET = "synth.generators.controlnet"
 
 def _embedded(name: str, dataset: str, canvas: tuple[int, int]) -> Backend:
     desc = f"Daub's own small SPADE-style model ({dataset}), embedded, live on a CPU"
-    return Backend(name, f"{_EMBEDDED}:load_{name}", name, desc, canvas, live=True, check=f"{_EMBEDDED}:available")
+    loader, check = f"{_EMBEDDED}:load_{name}", f"{_EMBEDDED}:available"
+    return Backend(name, loader, name, desc, canvas, live=True, check=check, parallel=True)
 
 
 def _official_spade(name: str, palette: str, canvas: tuple[int, int] = (256, 256)) -> Backend:

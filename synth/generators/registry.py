@@ -29,6 +29,9 @@ class Backend:
         description: one line for users (what it is, what it needs).
         canvas: ``(width, height)`` of a fresh canvas before the backend is loaded.
         live: fast enough on a CPU to re-render on every brush stroke.
+        parallel: renders may run at once from several threads (a stateless model: the Studio then takes no
+            per-model lock, and a 2-core server renders on both cores). Pipelines with state (a diffusers
+            scheduler) or one GPU to share keep the default, one render at a time.
         check: ``check(name, **kwargs) -> (ok, reason)`` telling whether it can run here without
             downloads (``"module:function"`` allowed); ``None``: always available.
     """
@@ -40,6 +43,7 @@ class Backend:
     canvas: tuple[int, int] = (256, 256)
     live: bool = False
     check: Ref | None = None
+    parallel: bool = False
 
 
 _REGISTRY: dict[str, Backend] = {}

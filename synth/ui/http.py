@@ -11,7 +11,7 @@ import re
 import gradio as gr
 
 from synth.ui.protocol import ModelSide
-from synth.ui.widgets import safe, upload_path
+from synth.ui.widgets import png_in_cache, safe, upload_path
 
 #: Seeds the generators take (``synth.generators.base.MAX_SEED``: unsigned 32-bit).
 MAX_SEED = 2**32 - 1
@@ -43,7 +43,7 @@ def wire_http(side: ModelSide) -> None:
         api_file = gr.File(label="label map (index or colour PNG)")
         api_model = gr.Textbox(label="model or palette name")
         api_seed = gr.Number(label="seed", precision=None)  # passed through as sent: parse_seed checks it
-        api_image = gr.Image(label="image", format="png", type="pil")
+        api_image = gr.Image(label="image", format="png", type="filepath")
         api_index = gr.File(label="index PNG")
         api_report = gr.JSON(label="report")
         api_json = gr.JSON(label="palette")
@@ -60,7 +60,7 @@ def wire_http(side: ModelSide) -> None:
         def on_step(step, total, preview=None):
             progress((int(step), int(total)), desc=f"step {step}/{total}")
 
-        return side.render(ids, model_name, seed, 1, {}, on_step).images[0]
+        return png_in_cache(side.render(ids, model_name, seed, 1, {}, on_step).images[0])
 
     @safe
     def api_labels(file, palette_name):
@@ -79,9 +79,11 @@ def wire_http(side: ModelSide) -> None:
         """Palette or model name -> its classes (id, name, paint colour) as JSON."""
         return side.palette_json(name)
 
+    # two at once: a parallel (embedded) backend renders on both cores of a small server, while the
+    # Studio still serialises the others per model (README, "Load test")
     api_seed.submit(
-        api_render, [api_file, api_model, api_seed], api_image, api_name="render", concurrency_limit=1,
-        concurrency_id="render",
+        api_render, [api_file, api_model, api_seed], api_image, api_name="render", concurrency_limit=2,
+        concurrency_id="api-render",
     )  # fmt: skip
     api_file.upload(api_labels, [api_file, api_model], [api_index, api_report], api_name="labels")
     api_index.upload(api_segment, [api_file, api_model], api_index, api_name="segment")
