@@ -88,8 +88,16 @@ def overlay(image: Image.Image, ids: np.ndarray, palette: Palette | str, alpha: 
 def class_counts(ids: np.ndarray, palette: Palette | str) -> dict[str, int]:
     """``{class name: pixels}`` for the classes present in ``ids``, in id order."""
     pal = load_palette(palette)
-    counts = np.bincount(np.asarray(ids).ravel().astype(np.int64), minlength=pal.max_id + 1)
+    flat = np.asarray(ids).reshape(-1)
+    counts = np.zeros(pal.max_id + 1, np.int64)
+    for i in range(0, len(flat), _CHUNK):  # chunks: bincount's int64 copy of a 4096^2 map would be 134 MB
+        part = np.bincount(flat[i : i + _CHUNK], minlength=len(counts))
+        counts += part[: len(counts)]
     return {pal.name_of(int(i)): int(counts[i]) for i in np.flatnonzero(counts)}
+
+
+#: Pixels per chunk in :func:`class_counts`.
+_CHUNK = 1 << 20
 
 
 def palette_shares(image: Image.Image, names: tuple[str, ...] | None = None, samples: int = 65536) -> dict[str, float]:
@@ -100,9 +108,9 @@ def palette_shares(image: Image.Image, names: tuple[str, ...] | None = None, sam
     if image.mode in INDEX_MODES and (image.mode != "P" or _grey_palette(image)):
         return {}
     rgba = np.asarray(image.convert("RGBA")).reshape(-1, 4)
+    if len(rgba) > samples:  # a fixed random sample (with replacement: no permutation of every pixel index)
+        rgba = rgba[np.sort(np.random.default_rng(0).integers(0, len(rgba), samples))]
     rgb = rgba[rgba[:, 3] >= TRANSPARENT_BELOW, :3]  # transparent pixels carry no paint (they become the fill)
-    if len(rgb) > samples:
-        rgb = rgb[np.random.default_rng(0).choice(len(rgb), samples, replace=False)]
     codes = pack_rgb(rgb)
     shares = {}
     for name in names or NAMES:

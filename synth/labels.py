@@ -48,7 +48,8 @@ OffPalette = Literal["nearest", "fill", "error"]
 
 @dataclass
 class LabelReport:
-    """What :func:`to_labels` did: how many pixels were exact, snapped, or beyond tolerance."""
+    """What :func:`to_labels` did: how many pixels were exact, snapped, or beyond tolerance; ``frames``
+    is how many frames the image file held (an animation: only the first was read)."""
 
     pixels: int
     exact: int
@@ -57,6 +58,7 @@ class LabelReport:
     cleaned: int
     transparent: int
     max_distance: float
+    frames: int = 1
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -145,12 +147,14 @@ def open_image(path: str | Path | bytes) -> Image.Image:
     try:
         src = io.BytesIO(path) if isinstance(path, bytes) else path
         img = Image.open(src)
+        frames = getattr(img, "n_frames", 1)
         w, h = img.size
         if w * h > MAX_PIXELS:
             raise ValueError(f"image is {w}x{h} = {w * h} pixels, over the cap of {MAX_PIXELS}")
         img.load()
         if img.getexif().get(_ORIENTATION, 1) != 1:  # a phone photo taken sideways: turn it upright
             img = ImageOps.exif_transpose(img)
+            img.info["frames"] = frames  # the turned copy is one frame; say how many the file had
         return img
     except FileNotFoundError:
         raise ValueError(f"no such file: {path}") from None
@@ -164,6 +168,13 @@ def open_image(path: str | Path | bytes) -> Image.Image:
         raise ValueError(
             f"cannot read image {name}: {str(e).splitlines()[0] if str(e) else type(e).__name__}"
         ) from None
+
+
+def frame_count(image) -> int:
+    """Frames of the file ``image`` came from (1 for arrays and stills; an animation is read as its first)."""
+    if not isinstance(image, Image.Image):
+        return 1
+    return int(image.info.get("frames", getattr(image, "n_frames", 1)))
 
 
 def _not_an_image(path: str | Path | bytes) -> str:
@@ -329,6 +340,20 @@ def _index_ids(arr: np.ndarray, palette: Palette) -> np.ndarray:
     return arr.astype(palette.dtype)
 
 
+def _exact_ids(arr: np.ndarray, palette: Palette) -> np.ndarray:
+    """``[H, W]`` uint16 ids of the exactly painted pixels of an RGB(A) array, ``_MISS`` elsewhere (in bands
+    of rows, so the packed colour codes never exist for the whole of a large image at once)."""
+    h, w = arr.shape[:2]
+    lut = _lut(palette)
+    rows = max(1, 4 * _BAND_PIXELS // w)
+    if rows >= h:
+        return np.take(lut, pack_rgb(arr))  # take: faster than fancy indexing on a large table
+    ids16 = np.empty((h, w), np.uint16)
+    for y in range(0, h, rows):
+        np.take(lut, pack_rgb(arr[y : y + rows]), out=ids16[y : y + rows])
+    return ids16
+
+
 def _fill_transparent(arr: np.ndarray, ids16: np.ndarray, fill: int) -> np.ndarray | None:
     """Set the ids of RGBA pixels with alpha < 128 to ``fill``; their mask, or None when there are none."""
     transparent = arr[..., 3] < TRANSPARENT_BELOW
@@ -353,41 +378,43 @@ def _confident_radius(palette: Palette) -> np.ndarray:
     return radius
 
 
-def _snap(
-    codes: np.ndarray, palette: Palette, tolerance: float, off_palette: OffPalette, fill: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+#: Rows of pixels per band when snapping off-palette colours: about 2^20 pixels, so the temporary
+#: arrays of one band (about 200 bytes a missed pixel) stay near 200 MB whatever the image size.
+_BAND_PIXELS = 1 << 20
+
+
+@dataclass
+class _Snapped:
+    """Running totals of the bands of :func:`_snap_misses`."""
+
+    snapped: int = 0
+    beyond: int = 0
+    max_distance: float = 0.0
+    worst: tuple = ()
+
+
+def _snap(codes: np.ndarray, palette: Palette, tolerance: float, fill: int | None):
     """Nearest paint colour of each off-palette colour code, searched once per distinct colour.
 
-    Returns ``(ucol, inverse, uid, dist, sure, far, beyond)``: the distinct colours ``[U, 3]``, each
-    code's row among them, their ids (``fill`` beyond ``tolerance`` with ``off_palette="fill"``),
-    distances, whether confidently that paint (:func:`_confident_radius`), whether beyond
-    ``tolerance``, and how many codes are. Raises with ``off_palette="error"``.
+    Returns ``(ucol, inverse, uid, dist, sure, far)``: the distinct colours ``[U, 3]``, each code's row
+    among them, their ids (``fill`` beyond ``tolerance`` when ``fill`` is not None), distances, whether
+    confidently that paint (:func:`_confident_radius`) and whether beyond ``tolerance``.
     """
     uniq, inverse = np.unique(codes, return_inverse=True)
     ucol = np.stack([(uniq >> 16) & 255, (uniq >> 8) & 255, uniq & 255], 1).astype(np.uint8)
     idx, dist = _nearest(ucol, palette)
-    uid = palette.lut_ids[idx]
+    uid = palette.lut_ids[idx].astype(np.uint16)
     sure = dist <= _confident_radius(palette)[idx]
     far = dist > tolerance
-    beyond = 0
-    if far.any():
-        beyond = int(np.count_nonzero(far[inverse]))
-        if off_palette == "error":
-            worst = ucol[dist.argmax()].tolist()
-            raise ValueError(
-                f"{beyond} pixels are beyond tolerance {tolerance:g} of every colour of palette "
-                f"{palette.name!r} (e.g. RGB {worst}, distance {dist.max():.0f})"
-            )
-        if off_palette == "fill":
-            uid = np.where(far, fill, uid)
-    return ucol, inverse, uid, dist, sure, far, beyond
+    if fill is not None and far.any():
+        uid = np.where(far, np.uint16(fill), uid)
+    return ucol, inverse, uid, dist, sure, far
 
 
 def _snap_misses(
     ids16: np.ndarray,
-    codes: np.ndarray,
+    arr: np.ndarray,
     miss: np.ndarray,
-    flat: np.ndarray,
     palette: Palette,
     *,
     tolerance: float,
@@ -395,29 +422,46 @@ def _snap_misses(
     fill: int,
     cleanup: bool,
 ) -> tuple[int, int, int, float]:
-    """Give the ``miss`` pixels (no exact paint colour; flat indices ``flat``) of ``ids16`` their nearest
-    colour's id, in place.
+    """Give the ``miss`` pixels (no exact paint colour) of ``ids16`` their nearest colour's id, in place,
+    one band of rows at a time (:data:`_BAND_PIXELS`), so memory stays bounded on large images.
 
     With ``cleanup``, unsure fringe pixels then go to a confident neighbour's class (:func:`_cleanup`).
-    Returns ``(snapped, beyond, cleaned, max_distance)`` for the :class:`LabelReport`.
+    Returns ``(snapped, beyond, cleaned, max_distance)`` for the :class:`LabelReport`; raises with
+    ``off_palette="error"`` once every band is counted.
     """
-    if not len(flat):
-        return 0, 0, 0, 0.0
-    ucol, inverse, uid, dist, sure, far, beyond = _snap(np.take(codes, flat), palette, tolerance, off_palette, fill)
-    np.put(ids16, flat, uid[inverse])
-    snapped = len(flat) - (beyond if off_palette == "fill" else 0)
-    cleaned = 0
-    if cleanup:
-        pix_sure = sure[inverse]
-        unsure = ~pix_sure
-        if off_palette == "fill":
-            unsure &= ~far[inverse]
-        sel = np.flatnonzero(unsure)
-        if len(sel):
-            confident = ~miss
+    h, w = ids16.shape
+    rows = max(1, _BAND_PIXELS // w)
+    flat_ids = ids16.reshape(-1)
+    confident = ~miss if cleanup else None  # exact and confidently snapped pixels: the clean-up's candidates
+    unsure = np.zeros(h * w, bool) if cleanup else None
+    total = _Snapped()
+    for y in range(0, h, rows):
+        flat = np.flatnonzero(miss[y : y + rows])
+        if not len(flat):
+            continue
+        codes = np.take(pack_rgb(arr[y : y + rows]).reshape(-1), flat)
+        ucol, inverse, uid, dist, sure, far = _snap(codes, palette, tolerance, fill if off_palette == "fill" else None)
+        flat += y * w
+        np.put(flat_ids, flat, uid[inverse])
+        beyond = int(np.count_nonzero(far[inverse])) if far.any() else 0
+        total.beyond += beyond
+        total.snapped += len(flat) - (beyond if off_palette == "fill" else 0)
+        if dist.max() > total.max_distance:
+            total.max_distance, total.worst = float(dist.max()), tuple(ucol[dist.argmax()].tolist())
+        if cleanup:
+            pix_sure = sure[inverse]
             np.put(confident, flat, pix_sure)
-            cleaned = _cleanup(ids16, confident, flat[sel], ucol[inverse[sel]], palette)
-    return snapped, beyond, cleaned, float(dist.max())
+            shaky = ~pix_sure
+            if off_palette == "fill":
+                shaky &= ~far[inverse]
+            unsure[flat[shaky]] = True
+    if total.beyond and off_palette == "error":
+        raise ValueError(
+            f"{total.beyond} pixels are beyond tolerance {tolerance:g} of every colour of palette "
+            f"{palette.name!r} (e.g. RGB {list(total.worst)}, distance {total.max_distance:.0f})"
+        )
+    cleaned = _cleanup(ids16, confident, unsure, arr, palette) if cleanup and unsure.any() else 0
+    return total.snapped, total.beyond, cleaned, total.max_distance
 
 
 def to_labels(
@@ -459,27 +503,32 @@ def to_labels(
     fill = palette.fill if fill is None else int(fill)
     if not palette.is_valid_id(np.asarray(fill)):
         raise ValueError(f"fill id {fill} is not a class of palette {palette.name!r}")
+    if isinstance(image, (str, Path, bytes)):
+        image = open_image(image)
+    frames = frame_count(image)
     arr, kind = _as_array(image, palette)
     _check_size(arr.shape)
     h, w = arr.shape[:2]
     if kind == "index":
         ids = _index_ids(arr, palette)
-        return (ids, LabelReport(h * w, h * w, 0, 0, 0, 0, 0.0)) if return_report else ids
+        return (ids, LabelReport(h * w, h * w, 0, 0, 0, 0, 0.0, frames)) if return_report else ids
 
-    codes = pack_rgb(arr)
-    ids16 = np.take(_lut(palette), codes)  # take: faster than fancy indexing on a large table
+    ids16 = _exact_ids(arr, palette)
     transparent = _fill_transparent(arr, ids16, fill) if kind == "rgba" else None
     miss = ids16 == _MISS
-    flat = np.flatnonzero(miss)  # flat indices: much cheaper than (ys, xs) pairs
-    snapped, beyond, cleaned, max_d = _snap_misses(
-        ids16, codes, miss, flat, palette, tolerance=tolerance, off_palette=off_palette, fill=fill, cleanup=cleanup
-    )
+    n_miss = int(np.count_nonzero(miss))
+    snapped = beyond = cleaned = 0
+    max_d = 0.0
+    if n_miss:
+        snapped, beyond, cleaned, max_d = _snap_misses(
+            ids16, arr, miss, palette, tolerance=tolerance, off_palette=off_palette, fill=fill, cleanup=cleanup
+        )
     ids = ids16.astype(palette.dtype)
     if not return_report:
         return ids
     n_tr = 0 if transparent is None else int(np.count_nonzero(transparent))
-    exact = h * w - len(flat) - n_tr
-    return ids, LabelReport(h * w, exact, snapped, beyond, cleaned, n_tr, round(max_d, 2))
+    exact = h * w - n_miss - n_tr
+    return ids, LabelReport(h * w, exact, snapped, beyond, cleaned, n_tr, round(max_d, 2), frames)
 
 
 class LabelPalette(Palette):
@@ -505,16 +554,19 @@ def palette(name: str | Palette) -> LabelPalette:
     return cached
 
 
-def _cleanup(ids16, confident, flat, colours, palette, radius: int = 2) -> int:
-    """Reassign unsure pixels (flat indices ``flat``, ``[N, 3]`` ``colours``) to the nearest-coloured
-    confident class within ``radius``.
+def _cleanup(ids16, confident, unsure, arr, palette, radius: int = 2) -> int:
+    """Reassign the ``unsure`` pixels (flat bool mask) to the nearest-coloured confident class within
+    ``radius``; ``arr`` holds their colours.
 
     A pixel blended from two colours can be nearest to a third class (a fringe); its confident
     neighbours name the classes actually painted there. Pixels with no confident neighbour keep
     their nearest colour; ties go to the first neighbour in row-major window order (coordinates
-    clipped at the image border). Returns how many pixels changed.
+    clipped at the image border). Only confident pixels are read and only unsure ones written, so the
+    blocks may go in any order. Returns how many pixels changed.
     """
     w = ids16.shape[1]
+    flat_ids = ids16.reshape(-1)
+    pixels = arr.reshape(-1, arr.shape[-1])
     table = palette.colour_table().astype(np.int32)
     # Edge padding reproduces clipped neighbour coordinates; one flat gather fetches every window.
     padded = np.pad(np.where(confident, ids16, _MISS), radius, mode="edge")  # _MISS: not confident
@@ -522,15 +574,19 @@ def _cleanup(ids16, confident, flat, colours, palette, radius: int = 2) -> int:
     offs = np.array(
         [dy * pw + dx for dy in range(-radius, radius + 1) for dx in range(-radius, radius + 1) if dy or dx]
     )
-    own = np.take(ids16, flat)
-    new = own.copy()
-    for i in range(0, len(flat), _BLOCK):  # blocks bound the [K, N] windows; every block reads ``padded``
-        part = flat[i : i + _BLOCK]
+    changed = 0
+    rows = max(1, _BLOCK // w)
+    for y in range(0, ids16.shape[0], rows):  # blocks bound the [K, n] windows
+        part = np.flatnonzero(unsure[y * w : (y + rows) * w]) + y * w
+        if not len(part):
+            continue
         base = part + (part // w) * (2 * radius) + radius * pw + radius  # each pixel's index in ``padded``
         cand = np.take(padded, offs[:, None] + base[None, :])  # [K, n]: window order along axis 0
-        new[i : i + _BLOCK] = _fringe_ids(cand, colours[i : i + _BLOCK], new[i : i + _BLOCK], table)
-    np.put(ids16, flat, new)
-    return int(np.count_nonzero(new != own))
+        own = np.take(flat_ids, part)
+        new = _fringe_ids(cand, pixels[part, :3], own.copy(), table)
+        np.put(flat_ids, part, new)
+        changed += int(np.count_nonzero(new != own))
+    return changed
 
 
 def _fringe_ids(cand: np.ndarray, colours: np.ndarray, new: np.ndarray, table: np.ndarray) -> np.ndarray:

@@ -221,6 +221,8 @@ class Studio:
         """A :class:`~synth.labels.LabelReport` (or ``None``) plus palette, size and class counts."""
         out = report.to_dict() if report is not None else {"pixels": int(ids.size)}
         out.update({"palette": pal.name, "size": [int(ids.shape[1]), int(ids.shape[0])]})
+        if out.get("frames", 1) > 1:
+            out["note"] = f"animated image: the first of its {out['frames']} frames was used"
         out["classes"] = labelmaps.class_counts(ids, pal)
         return out
 

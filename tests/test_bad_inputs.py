@@ -273,6 +273,8 @@ def test_file_through_python_api(case, landscape, segmenter):
     data = case.make()
     ids = expect_python(lambda: LAND.to_labels(data), case.labels, lambda ids: check_ids(case, ids))
     if ids is not None:
+        assert LAND.to_labels(data, return_report=True)[1].frames == (2 if case.make is animated_gif else 1)
+    if ids is not None:
         img = landscape(ids, seed=0)
         assert isinstance(img, Image.Image) and img.mode == "RGB"
     photo = expect_python(lambda: open_image(data), case.photo)
@@ -473,6 +475,10 @@ def test_file_through_http(case, server, corpus_dir):
         index_path, report = out
         check_ids(case, read_ids(index_path))
         assert report["palette"] == "landscape"
+        if case.make is animated_gif:  # the report says which frame was read
+            assert report["frames"] == 2 and report["note"].startswith("animated image: the first of its 2")
+        else:
+            assert report["frames"] == 1 and "note" not in report
 
     labels = case.labels if case.http is None else case.http
     expect_http(lambda: client.predict(f, "landscape", api_name="/labels"), labels, check_labels)

@@ -620,3 +620,39 @@ def test_open_image_turns_exif_rotated_photos_upright(tmp_path):
     upright = open_image(path)
     assert upright.size == (20, 40)
     assert np.asarray(upright)[2, 10, 2] > 150  # the blue left edge is now the top
+
+
+def test_animated_image_reads_its_first_frame_and_the_report_says_so():
+    first, second, third = (np.full((8, 10), k, np.uint8) for k in range(3))
+    frames = [Image.fromarray(LAND.to_colors(m)) for m in (first, second, third)]  # GIF merges equal frames
+    buf = io.BytesIO()
+    frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    ids, report = to_labels(buf.getvalue(), LAND, return_report=True)
+    assert np.array_equal(ids, first) and report.frames == 3
+    _, still = to_labels(LAND.to_colors(first), LAND, return_report=True)
+    assert still.frames == 1
+
+
+@pytest.mark.parametrize("mode", ["nearest", "fill", "error"])
+def test_bands_give_the_same_answer_as_one_pass(monkeypatch, mode):
+    """Large images are snapped and cleaned in bands of rows (bounded memory); a band of a few rows
+    must give exactly what one pass over the image gives, report and error message included."""
+    image, _, _ = blended(LAND, list(range(8)), 3, jpeg=True)
+    arr = np.asarray(image)
+
+    def run():
+        try:
+            return to_labels(arr, LAND, tolerance=12.0, off_palette=mode, return_report=True)
+        except ValueError as e:
+            return str(e)
+
+    whole = run()
+    monkeypatch.setattr(labels, "_BAND_PIXELS", 3 * 256 + 7)  # bands of 3 rows
+    monkeypatch.setattr(labels, "_BLOCK", 1000)
+    banded = run()
+    if mode == "error":
+        assert isinstance(whole, str) and whole == banded
+    else:
+        np.testing.assert_array_equal(banded[0], whole[0])
+        assert banded[1] == whole[1] and whole[1].snapped > 0
+        assert whole[1].cleaned > 0 if mode == "nearest" else whole[1].beyond_tolerance > 0
