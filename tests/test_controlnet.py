@@ -21,6 +21,7 @@ pytest.importorskip("transformers")
 import tiny_diffusion as tiny  # noqa: E402
 
 import synth  # noqa: E402
+from synth import hub  # noqa: E402
 from synth.generators import availability, controlnet  # noqa: E402
 from synth.segmenters import upernet  # noqa: E402
 
@@ -458,6 +459,7 @@ def test_available_tells_cached_downloadable_and_missing_offline(tmp_path, monke
 
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(hub, "reachable", lambda *a, **k: True)
     ok, reason = controlnet.available(cache_dir=tmp_path)  # online, nothing cached: offered, with the size
     assert ok and reason == "downloads about 3.4 GB from the Hugging Face Hub on first use"
     ok, reason = controlnet.available(cache_dir=tmp_path, fast=True, style=True)
@@ -468,6 +470,29 @@ def test_available_tells_cached_downloadable_and_missing_offline(tmp_path, monke
     ok, reason = controlnet.available(cache_dir=tmp_path)
     assert not ok and reason.startswith("not downloaded: stable-diffusion-v1-5/stable-diffusion-v1-5")
     assert not upernet.available(cache_dir=tmp_path)[0]
+
+
+def test_without_a_network_loads_fail_at_once_with_the_hint(tmp_path, monkeypatch):
+    """Online mode (no HF_HUB_OFFLINE) but no network: nothing cached is offered as downloadable, and a load
+    fails within the probe's time with the download hint instead of retrying the Hub for 90 s."""
+    import time
+
+    from huggingface_hub import constants
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    probes = []
+    monkeypatch.setattr(hub, "reachable", lambda *a, **k: probes.append(1) or False)
+    ok, reason = controlnet.available(cache_dir=tmp_path)
+    assert not ok and "cannot be reached" in reason and "hf download" in reason
+    ok, reason = upernet.available(cache_dir=tmp_path)
+    assert not ok and "cannot be reached" in reason and "hf download openmmlab/upernet-convnext-small" in reason
+    t0 = time.perf_counter()
+    with pytest.raises(RuntimeError, match="cannot be reached; download it first"):
+        upernet.UperNetSegmenter(cache_dir=tmp_path)
+    with pytest.raises(RuntimeError, match="base model .* cannot be reached"):
+        controlnet.load_controlnet_seg(cache_dir=tmp_path)
+    assert time.perf_counter() - t0 < 1.0 and probes
 
 
 def test_vae_decodes_large_images_in_tiles_and_batches_one_by_one(gen, ids, monkeypatch):

@@ -141,6 +141,8 @@ def _require(ref: str, kind: str, cache_dir=None) -> None:
             f"{kind} model {ref!r} is not in the local Hugging Face cache and HF_HUB_OFFLINE=1; "
             + _download_hint(ref, kind)
         )
+    if not _present(ref, kind, cache_dir) and not hub.reachable():
+        raise RuntimeError(hub.unreachable_message(f"{kind} model", ref, _download_hint(ref, kind)))
 
 
 def _needed(
@@ -181,6 +183,8 @@ def available(key: str = "controlnet-seg", cache_dir=None, **kwargs) -> tuple[bo
     if not missing:
         return True, ""
     if not hub.offline() and not any(hub.is_local(ref) for ref in missing):
+        if not hub.reachable():
+            return False, hub.unreachable_message("model", missing[0], _download_hint(missing[0], kinds[missing[0]]))
         gb = sum(HUB_FILES.get(ref, ((), 1.0))[1] for ref in missing)
         return True, f"downloads about {gb:.1f} GB from the Hugging Face Hub on first use"
     hint = _download_hint(missing[0], kinds[missing[0]])

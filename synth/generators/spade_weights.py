@@ -194,6 +194,10 @@ def resolve_checkpoint(
 
         fname = filename or "latest_net_G.pth"
         offline = hub.offline()
+        if not offline and not hub.cached(repo_id, (fname,)) and not hub.reachable():
+            raise RuntimeError(
+                hub.unreachable_message("SPADE checkpoint", f"{repo_id}/{fname}", hub.download_hint(repo_id))
+            )
         try:
             return Path(hf_hub_download(repo_id, fname, local_files_only=offline))
         except Exception as e:

@@ -19,7 +19,8 @@ import numpy as np
 from PIL import Image
 
 from palettes import load as load_palette
-from synth.hub import cached, is_local, offline
+from synth import hub
+from synth.hub import cached, download_hint, is_local, offline
 from synth.labels import resize_labels
 
 DEFAULT_MODEL = "openmmlab/upernet-convnext-small"
@@ -50,6 +51,8 @@ def available(key: str = "upernet", model: str | os.PathLike = DEFAULT_MODEL, ca
         return False, "missing package transformers (pip install 'daub[diffusion]')"
     if not _present(str(model), cache_dir):
         if not offline() and not is_local(str(model)):
+            if not hub.reachable():
+                return False, hub.unreachable_message("UperNet model", str(model), download_hint(str(model)))
             return True, f"downloads {model} (about 0.3 GB) on first use"
         return False, f"not downloaded: {model} (`hf download {model}`)"
     return True, ""
@@ -81,10 +84,6 @@ class UperNetSegmenter:
     """
 
     def __init__(self, model: str | os.PathLike = DEFAULT_MODEL, device=None, dtype=None, cache_dir=None):
-        from transformers import AutoImageProcessor, UperNetForSemanticSegmentation
-
-        from synth.generators.base import pick_device
-
         ref = str(model)
         if is_local(ref) and not Path(ref).expanduser().is_dir():
             raise FileNotFoundError(f"UperNet model folder {ref!r} does not exist")
@@ -93,6 +92,12 @@ class UperNetSegmenter:
                 f"UperNet model {ref!r} is not in the local Hugging Face cache and HF_HUB_OFFLINE=1; download it "
                 f"first (with internet): `hf download {ref}`"
             )
+        if not is_local(ref) and not _present(ref, cache_dir) and not hub.reachable():
+            raise RuntimeError(hub.unreachable_message("UperNet model", ref, download_hint(ref)))
+        from transformers import AutoImageProcessor, UperNetForSemanticSegmentation  # after the checks: slow import
+
+        from synth.generators.base import pick_device
+
         self.palette = load_palette("ade20k")
         self.device, self.dtype = pick_device(device, dtype)
         kw = {"cache_dir": cache_dir, "local_files_only": offline()}
