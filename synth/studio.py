@@ -292,8 +292,9 @@ class Studio:
             num_images: number of images.
             options: backend options; ``None`` values and options the backend does not take are dropped.
                 A ``style_image`` loads the backend with ``style=True`` first (:data:`LOAD_FOR_OPTION`).
-            callback: ``callback(step, total, preview)`` per step, passed on when the backend takes one
-                (not on ZeroGPU, where non-live renders run in a forked worker through ``spaces.GPU``).
+            callback: ``callback(step, total, preview)`` per step, passed on when the backend takes one.
+                On ZeroGPU, where non-live renders run in a forked worker through ``spaces.GPU``, the worker
+                updates the gradio event's progress bar itself instead (:func:`zerogpu.gradio_steps`).
         """
         options = {k: v for k, v in (options or {}).items() if v is not None}
         gen = self.generator(model)
@@ -306,14 +307,19 @@ class Studio:
         model = record.name
         seed = self.new_seed() if seed is None else int(seed)
         on_gpu = self.zero_gpu and not record.live
-        # a step callback cannot cross ZeroGPU's pickling into its worker: no per-step progress there
-        step = callback if callback is not None and "callback" in accepted and not on_gpu else None
+        # a step callback cannot cross ZeroGPU's pickling into its worker: there the worker reports each
+        # step to gradio itself (zerogpu.gradio_steps), asked for by a label
+        wants_steps = callback is not None and "callback" in accepted
+        step = callback if wants_steps and not on_gpu else None
         seen = gen.check_inputs(ids, num_images=int(num_images), options={**opts, "callback": step} if step else opts)
         args = (model, seen, seed, int(num_images), opts, self._token, self._load_kwargs[model])
         t0 = time.perf_counter()
         one_at_a_time = on_gpu or not record.parallel
         with self._locks.setdefault(model, threading.Lock()) if one_at_a_time else contextlib.nullcontext():
-            images = self._gpu_run(*args) if on_gpu else zerogpu.run(*args, callback=step)
+            if on_gpu:
+                images = self._gpu_run(*args, progress=model if wants_steps else None)
+            else:
+                images = zerogpu.run(*args, callback=step)
         return RenderResult(images, seen, model, seed, round(time.perf_counter() - t0, 3))
 
     def export(self, result: RenderResult) -> list[str]:

@@ -79,17 +79,41 @@ def run(
     studio: int = 0,
     load: dict | None = None,
     callback: Callable | None = None,
+    progress: str | None = None,
 ) -> list[Image.Image]:
     """The compute part of a render; :class:`Studio` hands it to ``spaces.GPU`` for non-live backends.
 
     Every argument is plain picklable data (ZeroGPU pickles them into a forked worker): the backend's name,
     the checked ids, seed, image count, options, the Studio's token and the backend's load arguments. The
-    step ``callback`` is never passed through ``spaces.GPU`` (a closure does not pickle).
+    step ``callback`` is never passed through ``spaces.GPU`` (a closure does not pickle); ``progress`` (a
+    label) asks for per-step progress from inside instead, through :func:`gradio_steps`.
     """
     gen = loaded(studio, model, load or {})
+    if callback is None and progress is not None:
+        callback = gradio_steps(progress)
     if callback is not None:
         options = {**options, "callback": callback}
     return gen.generate(ids, seed=seed, num_images=num_images, **options)
+
+
+def gradio_steps(label: str) -> Callable | None:
+    """A step callback that updates the progress bar of the gradio event being served, from wherever it runs.
+
+    In a ZeroGPU worker this is how progress gets out: the worker is forked inside the event (so gradio's
+    context, the app and the event id, comes along), and ``spaces`` replaces the worker's
+    ``Queue.set_progress`` by a message to the server, which applies it to the event (spaces 0.51:
+    ``zero/gradio.py``, ``patch_gradio_queue``). Outside an event, ``gr.Progress`` does nothing.
+    """
+    try:
+        import gradio as gr
+    except ImportError:
+        return None
+    bar = gr.Progress()
+
+    def step(k: int, total: int, preview=None) -> None:
+        bar((int(k), int(total)), desc=f"{label}: step {k}/{total}")
+
+    return step
 
 
 def duration(model: str, ids: np.ndarray, seed: int, num_images: int, options: dict, *args, **kwargs) -> int:

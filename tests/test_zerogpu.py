@@ -211,6 +211,29 @@ def test_fake_slow_backend_renders_through_the_forked_worker(zero, fake_slow, tm
     assert st.export(result)  # the result is usable here as usual
 
 
+def test_on_zerogpu_the_worker_reports_each_step_to_gradio(zero, fake_slow, tmp_path, monkeypatch):
+    """The closure stays here; inside the forked worker, run() reports every step with ``gr.Progress`` (which
+    ZeroGPU relays to the event being served). Recorded in a file: the worker is another process."""
+    import gradio as gr
+
+    log = tmp_path / "progress.log"
+
+    def record(self, progress, desc=None, *args, **kwargs):
+        with open(log, "a") as f:
+            f.write(f"{os.getpid()} {progress[0]}/{progress[1]} {desc}\n")
+
+    monkeypatch.setattr(gr.Progress, "__call__", record)  # before the fork: the worker inherits it
+    st = Studio(segmenter=fake_segmenter, out_dir=str(tmp_path))
+    steps = []
+    st.render(sample_ids(), "fake-slow", 5, 1, {"steps": 3}, lambda s, t, p=None: steps.append(s))
+    lines = log.read_text().splitlines()
+    assert [line.split(" ", 1)[1] for line in lines] == [f"{k}/3 fake-slow: step {k}/3" for k in (1, 2, 3)]
+    assert {line.split()[0] for line in lines} != {str(os.getpid())} and steps == []  # from the worker
+    log.unlink()
+    st.render(sample_ids(), "fake-slow", 5, 1, {"steps": 3})  # nobody asked for progress: none reported
+    assert not log.exists()
+
+
 def test_without_zerogpu_progress_is_reported_per_step(fake_slow, tmp_path):
     st = Studio(segmenter=fake_segmenter, out_dir=str(tmp_path))
     assert not st.zero_gpu
