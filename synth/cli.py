@@ -1,4 +1,4 @@
-"""``daub`` command line: ``daub labels | render | bench | train | eval | convert | serve``.
+"""``daub`` command line: ``daub labels | render | render-batch | render-video | bench | train | eval | convert | serve``.
 
 Each subcommand lives in its own module and parses its own arguments; this file only dispatches.
 Errors (``ValueError``, missing files) print one line ``daub: error: …`` and exit 2.
@@ -13,6 +13,8 @@ import sys
 COMMANDS = {
     "labels": ("synth.commands", "labels_main", "painted colour PNG -> index PNG (with --report JSON)"),
     "render": ("synth.commands", "render_main", "label map PNG -> photo PNG with a backend"),
+    "render-batch": ("synth.render_batch", "main", "a folder of label maps -> photos (resumable; --ray)"),
+    "render-video": ("synth.video", "main", "label-map frames or a video -> a video of photos"),
     "bench": ("synth.bench", "main", "print speed figures as JSON (labels, generators)"),
     "train": ("synth.train", "main", "train an embedded SPADE-style model"),
     "eval": ("synth.evaluate", "main", "measure a model's quality with a segmenter (JSON)"),
@@ -23,7 +25,7 @@ COMMANDS = {
 
 def usage() -> str:
     lines = ["usage: daub COMMAND [options]   (daub COMMAND --help for each)", "", "commands:"]
-    lines += [f"  {name:<8} {summary}" for name, (_, _, summary) in COMMANDS.items()]
+    lines += [f"  {name:<12} {summary}" for name, (_, _, summary) in COMMANDS.items()]
     return "\n".join(lines)
 
 
