@@ -202,10 +202,13 @@ def parser() -> argparse.ArgumentParser:
         metavar="NAME=PATH",
         help="also time these embedded weights in the same run (repeatable), e.g. v2=runs/x/landscape.safetensors",
     )
-    from synth import bench_serve
+    from synth import bench_batch, bench_serve
 
     serve = sub.add_parser("serve", help="the web demo under load: N clients x renders through /render")
     bench_serve.add_arguments(serve)
+    batch = sub.add_parser("batch", help="maps/s of render-batch: local, Ray with 1 and 2 actors")
+    flick = sub.add_parser("flicker", help="a sequence with one seed vs. independent seeds per frame")
+    bench_batch.add_arguments(batch, flick)
     return p
 
 
@@ -215,6 +218,10 @@ def main(argv: list[str]) -> int:
         from synth import bench_serve
 
         result = bench_serve.run(args)
+    elif args.what in ("batch", "flicker"):
+        from synth import bench_batch
+
+        result = bench_batch.bench_batch(args) if args.what == "batch" else bench_batch.bench_flicker(args)
     else:
         result = bench_labels(args) if args.what == "labels" else bench_generators(args)
     text = json.dumps(result, indent=1)
