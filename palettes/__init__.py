@@ -56,6 +56,8 @@ class Palette:
         backends: names of the generators that consume this palette.
         notes: documented deviations (e.g. colour ties resolved).
         extra: per-class metadata from the data file (e.g. Cityscapes train ids).
+        things: ids of the *thing* classes (countable objects, one instance each: people, cars, windows),
+            as opposed to *stuff* (sky, road); ``things_source`` says where the list comes from.
     """
 
     name: str
@@ -70,6 +72,8 @@ class Palette:
     backends: tuple[str, ...]
     notes: tuple[str, ...] = ()
     extra: dict = field(default_factory=dict)
+    things: tuple[int, ...] = ()
+    things_source: str = ""
 
     def __post_init__(self) -> None:
         colours = [tuple(c) for c in self.paint.tolist()]
@@ -79,6 +83,8 @@ class Palette:
             raise ValueError(f"palette {self.name!r}: paint colours are not unique")
         if self.dontcare is not None and self.dontcare < self.num_classes:
             raise ValueError(f"palette {self.name!r}: don't-care id {self.dontcare} collides with a class id")
+        if any(not 0 <= t < self.num_classes for t in self.things):
+            raise ValueError(f"palette {self.name!r}: thing ids must be class ids")
 
     # -- sizes and ids -------------------------------------------------------------------------
     @property
@@ -203,6 +209,8 @@ def _from_json(path: Path) -> Palette:
         backends=tuple(data.get("backends", ())),
         notes=tuple(data.get("notes", ())),
         extra=extra,
+        things=tuple(int(t) for t in data.get("things", ())),
+        things_source=data.get("things_source", ""),
     )
 
 

@@ -89,6 +89,26 @@ def _palette(
 
 _UNLABELED = {"id": 255, "name": "unlabeled (don't care)", "rgb": [0, 0, 0]}
 
+# Which classes are *things* (countable objects, one instance each) rather than *stuff*: what the painter's
+# objects mode and the default instance maps use. Written down from these sources:
+#: ADE20K: the 100 classes marked ``isthing`` in the ADE20K panoptic set (Mask2Former,
+#: mask2former/data/datasets/register_ade20k_panoptic.py, ADE20K_150_CATEGORIES), train-id order.
+_ADE20K_THINGS = [
+    7, 8, 10, 12, 14, 15, 18, 19, 20, 22, 23, 24, 27, 30, 31, 32, 33, 35, 36, 37, 38, 39, 41, 42, 43, 44, 45,
+    47, 49, 50, 53, 55, 56, 57, 58, 62, 64, 65, 66, 67, 69, 70, 71, 72, 73, 74, 75, 76, 78, 80, 81, 82, 83, 85,
+    86, 87, 88, 89, 90, 92, 93, 95, 97, 98, 102, 103, 104, 107, 108, 110, 111, 112, 115, 116, 118, 119, 120,
+    121, 123, 124, 125, 126, 127, 129, 130, 132, 133, 134, 135, 136, 137, 138, 139, 142, 143, 144, 146, 147,
+    148, 149,
+]  # fmt: skip
+_ADE20K_THINGS_SOURCE = "ADE20K panoptic isthing flags (Mask2Former register_ade20k_panoptic.py)"
+#: Cityscapes: the label ids with ``hasInstances`` in cityscapesScripts (helpers/labels.py): person,
+#: rider, car, truck, bus, caravan, trailer, train, motorcycle, bicycle.
+_CITYSCAPES_THINGS = list(range(24, 34))
+_CITYSCAPES_THINGS_SOURCE = "cityscapesScripts helpers/labels.py hasInstances"
+#: Daub's own datasets (no instance annotations): the classes that are separate objects in a picture.
+_FACADES_THINGS = ["window", "door", "balcony", "pillar", "shop"]
+_LANDSCAPE_THINGS = ["foreground object"]
+
 
 def _ade20k(shared: Path) -> dict:
     ade = _reference(shared, "ade20k_palette.json")
@@ -100,6 +120,8 @@ def _ade20k(shared: Path) -> dict:
         2,
         ["controlnet-seg", "spade-ade20k"],
         [{"id": c["id"], "name": c["name"], "rgb": c["rgb"]} for c in ade],
+        things=_ADE20K_THINGS,
+        things_source=_ADE20K_THINGS_SOURCE,
     )
 
 
@@ -121,6 +143,8 @@ def _cocostuff(shared: Path) -> dict:
             }
             for c in coco
         ],
+        things=[c["id"] for c in coco if c["id"] <= 90 and not c["unused_in_cocostuff"]],
+        things_source="COCO-Stuff: ids 0-90 are the COCO thing classes (those COCO uses), 91-181 stuff",
     )
 
 
@@ -147,6 +171,8 @@ def _cityscapes(shared: Path) -> dict:
         train_ids_19=[
             {"id": c["id"], "label_id": c["label_id"], "name": c["name"], "rgb": c["rgb"]} for c in city["train_ids_19"]
         ],
+        things=_CITYSCAPES_THINGS,
+        things_source=_CITYSCAPES_THINGS_SOURCE,
     )
 
 
@@ -170,6 +196,8 @@ def _coco133(shared: Path) -> dict:
         119,
         ["controlnet-seg"],
         classes,
+        things=[c["id"] for c in classes if c["isthing"]],
+        things_source="COCO panoptic isthing flags (the reference palette)",
     )
 
 
@@ -206,6 +234,11 @@ def _dataset_classes(shared: Path, dataset: str, paint: dict[str, list[int]]) ->
     return [{"id": c["index"], "name": c["name"], "rgb": paint[c["name"]]} for c in data["classes"]]
 
 
+def _ids_of(classes: list[dict], names: list[str]) -> list[int]:
+    """Ids of the classes called ``names``, in id order."""
+    return sorted(c["id"] for c in classes if c["name"] in names)
+
+
 def _facades(shared: Path) -> dict:
     return _palette(
         "facades",
@@ -216,6 +249,8 @@ def _facades(shared: Path) -> dict:
         ["facades"],
         _dataset_classes(shared, "facades", _FACADES_PAINT),
         notes=[],
+        things=_ids_of(_dataset_classes(shared, "facades", _FACADES_PAINT), _FACADES_THINGS),
+        things_source="Daub's choice: the facade parts that come as separate objects",
     )
 
 
@@ -229,6 +264,8 @@ def _landscape(shared: Path) -> dict:
         ["landscape"],
         _dataset_classes(shared, "stanford_background", _LANDSCAPE_PAINT),
         notes=[],
+        things=_ids_of(_dataset_classes(shared, "stanford_background", _LANDSCAPE_PAINT), _LANDSCAPE_THINGS),
+        things_source="Daub's choice: the dataset's one object class",
     )
 
 

@@ -10,7 +10,7 @@ from PIL import Image
 
 from palettes import Palette
 from palettes import load as load_palette
-from synth.labels import INDEX_MODES, TRANSPARENT_BELOW, pack_rgb, resize_labels, snap_size
+from synth.labels import INDEX_MODES, THING_BASE, TRANSPARENT_BELOW, pack_rgb, resize_labels, snap_size
 
 
 def class_table(src: Palette | str, dst: Palette | str) -> np.ndarray:
@@ -85,6 +85,41 @@ def overlay(image: Image.Image, ids: np.ndarray, palette: Palette | str, alpha: 
     return Image.blend(image.convert("RGB"), colours, alpha)
 
 
+def default_instances(ids: np.ndarray, palette: Palette | str, objects: np.ndarray | None = None) -> np.ndarray:
+    """The instance map of a label map: stuff pixels hold their class id, and every object of a thing class
+    (:attr:`~palettes.Palette.things`) its own id from :data:`~synth.labels.THING_BASE` up.
+
+    ``objects``: object ids the user painted (``[H, W]``, 0 = none), e.g. the painter's objects mode: thing
+    pixels with the same class and object id form one object. Thing pixels without one are split into
+    connected parts (4-neighbours), one object each: the default when the user does nothing.
+    """
+    from scipy import ndimage
+
+    pal = load_palette(palette)
+    ids = np.asarray(ids)
+    inst = ids.astype(np.int64)
+    if objects is not None and np.asarray(objects).shape != ids.shape:
+        raise ValueError(f"objects map is {np.asarray(objects).shape[::-1]}, label map is {ids.shape[::-1]} (W, H)")
+    next_id = THING_BASE
+    for cls in pal.things:
+        mask = ids == cls
+        if not mask.any():
+            continue
+        if objects is not None:
+            obj = np.asarray(objects)
+            for oid in np.unique(obj[mask & (obj > 0)]):
+                inst[mask & (obj == oid)] = next_id
+                next_id += 1
+            mask &= obj <= 0
+        parts, n = ndimage.label(mask)
+        if n:
+            inst[mask] = parts[mask] - 1 + next_id
+            next_id += n
+    if next_id > 65536:
+        raise ValueError(f"too many objects ({next_id - THING_BASE}) for a 16-bit instance map")
+    return inst
+
+
 def class_counts(ids: np.ndarray, palette: Palette | str) -> dict[str, int]:
     """``{class name: pixels}`` for the classes present in ``ids``, in id order."""
     pal = load_palette(palette)
@@ -144,6 +179,7 @@ def check_palette(image: Image.Image, palette: Palette | str) -> None:
 
 __all__ = [
     "check_palette",
+    "default_instances",
     "palette_shares",
     "class_counts",
     "class_table",

@@ -664,6 +664,21 @@ def read_index_png(path_or_file, palette: Palette | str | None = None) -> np.nda
 # ids -> tensors
 
 
+#: Instance maps as Daub writes them (16-bit PNG): a stuff pixel holds its class id (< 256), each thing
+#: object ``THING_BASE + k`` (k = 0, 1, ...), so edges fall between objects and between classes, as in SPADE.
+THING_BASE = 256
+
+
+def write_instance_png(instance: np.ndarray, path_or_file) -> None:
+    """Write an instance map (integers in 0..65535) as a 16-bit greyscale PNG (:func:`read_instance_map` reads it)."""
+    inst = np.asarray(instance)
+    if inst.ndim != 2 or not np.issubdtype(inst.dtype, np.integer):
+        raise ValueError(f"expected an [H, W] integer instance map, got {inst.dtype} {inst.shape}")
+    if inst.size and (inst.min() < 0 or inst.max() > 65535):
+        raise ValueError("instance ids must lie in 0..65535")
+    Image.fromarray(inst.astype(np.uint16)).save(path_or_file, format="PNG")
+
+
 def read_instance_map(path: str | Path) -> np.ndarray:
     """An instance map file -> ``[H, W]`` int64 instance ids (index PNG values, or one id per colour)."""
     img = open_image(path)
