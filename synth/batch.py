@@ -156,7 +156,8 @@ class Manifest:
 class Renderer:
     """Loads the backend once; :meth:`__call__` renders one :class:`Task` and returns its manifest row."""
 
-    def __init__(self, settings: Settings, manifest: str | Path | None = None):
+    def __init__(self, settings: Settings, manifest: str | Path | None = None, gen=None):
+        """``gen``: a generator already loaded (e.g. the web demo's) instead of loading ``settings.backend``."""
         import synth
         from palettes import load as load_palette
 
@@ -165,7 +166,7 @@ class Renderer:
 
             torch.set_num_threads(int(settings.threads))
         self.settings = settings
-        self.gen = synth.load(settings.backend, **settings.load)
+        self.gen = gen if gen is not None else synth.load(settings.backend, **settings.load)
         self.palette = load_palette(settings.palette) if settings.palette else self.gen.palette
         if self.palette.name != self.gen.palette.name:
             raise ValueError(
@@ -257,17 +258,29 @@ def _progress(total: int, initial: int, quiet: bool):
     return tqdm(total=total, initial=initial, unit="map", file=sys.stderr, disable=quiet, desc="render-batch")
 
 
-def render_local(tasks: list[Task], out: str | Path, settings: Settings, quiet: bool = False) -> Summary:
-    """Render the tasks not yet done in this process, one after another."""
+def render_local(
+    tasks: list[Task],
+    out: str | Path,
+    settings: Settings,
+    quiet: bool = False,
+    gen=None,
+    on_task: Callable[[int, int], None] | None = None,
+) -> Summary:
+    """Render the tasks not yet done in this process, one after another.
+
+    ``gen``: a loaded generator to use (see :class:`Renderer`); ``on_task(done, total)`` after each task
+    (``done`` counts the skipped ones too)."""
     todo = prepare(tasks, out)
     summary = Summary(len(tasks), skipped=len(tasks) - len(todo))
     t0 = time.perf_counter()
     if todo:
-        renderer = Renderer(settings, manifest=out)
+        renderer = Renderer(settings, manifest=out, gen=gen)
         with _progress(len(tasks), summary.skipped, quiet) as bar:
-            for task in todo:
+            for k, task in enumerate(todo, 1):
                 summary.add(renderer(task))
                 bar.update(1)
+                if on_task is not None:
+                    on_task(summary.skipped + k, len(tasks))
     summary.seconds = round(time.perf_counter() - t0, 3)
     return summary
 

@@ -31,7 +31,7 @@ VIDEO_SUFFIXES = (".mp4", ".webm", ".mkv", ".mov", ".avi", ".m4v")
 PILLOW_ANIMATIONS = (".gif", ".webp")
 
 
-def _need_av():
+def require_av():
     try:
         import av
     except ImportError:
@@ -57,7 +57,7 @@ def read_frames(source: str | Path) -> list[np.ndarray]:
         with Image.open(source) as anim:
             return [np.asarray(frame.convert("RGB")) for frame in ImageSequence.Iterator(anim)]
     if suffix in VIDEO_SUFFIXES:
-        av = _need_av()
+        av = require_av()
         try:
             with av.open(str(source)) as container:
                 return [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
@@ -114,7 +114,7 @@ def write_video(frames: list[Image.Image], path: str | Path, fps: float = 12.0) 
 
 
 def _encode(frames: list[Image.Image], path: Path, fps: float) -> None:
-    av = _need_av()
+    av = require_av()
     w, h = frames[0].size
     even = (w + w % 2, h + h % 2)  # yuv420p needs even sides
     with av.open(str(path), mode="w") as container:

@@ -74,7 +74,7 @@ def index_png(tmp_path):
 def test_api_lists_the_named_endpoints(app):
     client = app[0]
     names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
-    assert {"/render", "/labels", "/segment", "/palette"} <= names
+    assert {"/render", "/labels", "/segment", "/palette", "/render_batch"} <= names
 
 
 def test_api_palette(app):
@@ -318,3 +318,54 @@ def test_clean_up_deletes_old_files_and_what_gradio_leaves(tmp_path):
     assert not made.exists() and not made.parent.exists() and not (tmp_path / "tmpabc123").exists()
     assert kept.exists() and (tmp_path / "tmp-not-empty").exists() and files == {str(kept)}
     assert sweep_cache(str(tmp_path / "nope"), 0) == 0
+
+
+@needs_landscape
+def test_api_render_batch_zip_video_and_refusals(app, tmp_path):
+    """/render_batch (the Batch section's button): loose maps and a zip -> a zip of photos, an MP4 and a
+    summary, with the page's progress per map; an unsafe zip is refused in one line."""
+    import zipfile
+
+    from gradio_client import handle_file
+
+    av = pytest.importorskip("av")
+    client = app[0]
+    paths = []
+    for k in range(4):
+        ids = sample_ids(128, 96).copy()
+        ids[10:40, 8 * k : 8 * k + 30] = TREE
+        paths.append(tmp_path / f"f{k}.png")
+        write_index_png(ids, paths[-1], "landscape")
+    archive = tmp_path / "more.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for p in paths[2:]:
+            zf.write(p, p.name)
+    files = [handle_file(str(p)) for p in paths[:2]] + [handle_file(str(archive))]
+    out_zip, video, summary = client.predict(files, "landscape", 4, True, api_name="/render_batch")
+    summary = json.loads(summary) if isinstance(summary, str) else summary
+    assert (summary["rendered"], summary["failed"], summary["seed"]) == (4, 0, 4)
+    with zipfile.ZipFile(out_zip) as zf:
+        assert sorted(zf.namelist()) == ["f0.png", "f1.png", "f2.png", "f3.png", "manifest.jsonl"]
+        photo = np.asarray(Image.open(zf.open("f2.png")).convert("RGB"))
+    direct = Studio(segmenter=fake_segmenter).render(read_ids(paths[2]), "landscape", 4).images[0]
+    assert np.array_equal(photo, np.asarray(direct))
+    video = video["video"] if isinstance(video, dict) else video  # a path (gradio_client) or {"video": path}
+    with av.open(video) as container:
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    assert len(frames) == 4 and frames[0].shape == (96, 128, 3)
+    job = client.submit(files, FAKE, 7, False, api_name="/render_batch")  # 0.4 s a map: progress is seen
+    seen = set()
+    while not job.done():
+        for unit in job.status().progress_data or []:
+            if unit.index is not None:
+                seen.add((unit.index, unit.length))
+        time.sleep(0.02)
+    _, no_video, summary = job.result()
+    assert no_video is None and summary["model"] == FAKE and summary["rendered"] == 4
+    assert seen and seen <= {(k, 4) for k in range(1, 5)}, seen  # one step per map
+    evil = tmp_path / "evil.zip"
+    with zipfile.ZipFile(evil, "w") as zf:
+        zf.write(paths[0], "../evil.png")
+    with pytest.raises(Exception, match=r"evil\.zip: refused: member '\.\./evil\.png' has an absolute path") as err:
+        client.predict([handle_file(str(evil))], "landscape", 0, False, api_name="/render_batch")
+    assert "\n" not in str(err.value) and "/tmp/" not in str(err.value)

@@ -246,3 +246,109 @@ def test_parallel_backends_render_at_once_others_one_at_a_time(parallel):
         unregister(gen.name)
     assert len(gen.calls) == 3
     assert Overlap.most == (3 if parallel else 1)
+
+
+def batch_maps(folder: Path, n: int, size: tuple[int, int] = (64, 64)) -> list[Path]:
+    """``n`` landscape maps (index PNGs, colour PNGs every other one) of ``size``, a tree block moving right."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for k in range(n):
+        ids = sample_ids(*size).copy()
+        ids[8:24, 4 * k : 4 * k + 16] = TREE
+        path = folder / f"frame{k:02d}.png"
+        if k % 2:
+            Image.fromarray(LAND.to_colors(ids)).save(path)
+        else:
+            write_index_png(ids, path, LAND)
+        paths.append(path)
+    return paths
+
+
+def zip_of(path: Path, members: dict[str, bytes | Path]) -> Path:
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data if isinstance(data, bytes) else data.read_bytes())
+    return path
+
+
+@needs_landscape
+def test_render_batch_zips_the_good_photos_and_reports_the_bad_file(studio, tmp_path):
+    import json
+    import zipfile
+
+    maps = batch_maps(tmp_path / "maps", 6)
+    archive = zip_of(tmp_path / "seq.zip", {f"seq/{p.name}": p for p in maps[:5]} | {"seq/notes.txt": b"skipped"})
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    calls = []
+    result = studio.render_batch(
+        [str(archive), str(maps[5]), str(broken)], "landscape", seed=5, callback=lambda d, n: calls.append((d, n))
+    )
+    assert result.video is None and calls == [(k, 7) for k in range(1, 8)]
+    s = result.summary
+    assert (s["total"], s["rendered"], s["failed"], s["model"], s["seed"]) == (7, 6, 1, "landscape", 5)
+    assert len(s["errors"]) == 1 and s["errors"][0].startswith("broken.png (seed 5): cannot read image broken.png")
+    assert "/tmp/" not in json.dumps(s)
+    with zipfile.ZipFile(result.zip) as zf:
+        names = sorted(zf.namelist())
+        assert names == sorted([f"seq/{p.name}" for p in maps[:5]] + [maps[5].name, "manifest.jsonl"])
+        rows = [json.loads(line) for line in zf.read("manifest.jsonl").decode().splitlines()]
+        photo = Image.open(zf.open("seq/frame00.png"))
+        photo.load()
+    assert sorted(r["input"] for r in rows) == sorted([n for n in names if n != "manifest.jsonl"] + ["broken.png"])
+    assert all(r["output"] == r["input"] for r in rows if "error" not in r) and "/tmp/" not in json.dumps(rows)
+    direct = studio.render(studio.read_label_map(maps[0], "landscape", fit=False)[0], "landscape", 5).images[0]
+    assert np.array_equal(np.asarray(photo), np.asarray(direct))  # the batch renders as the page does
+    folder = Path(result.zip).parent
+    assert folder.name.startswith("batch-") and sorted(p.name for p in folder.iterdir()) == [Path(result.zip).name]
+
+
+@needs_landscape
+def test_render_batch_video_has_a_frame_per_map_in_name_order(studio, tmp_path):
+    av = pytest.importorskip("av")
+    maps = batch_maps(tmp_path / "maps", 5, (96, 64))
+    archive = zip_of(tmp_path / "frames.zip", {p.name: p for p in reversed(maps[1:])})  # zip order != name order
+    result = studio.render_batch([str(maps[0]), str(archive)], "landscape", seed=2, video=True, fps=8)
+    assert result.summary["failed"] == 0 and result.summary["video"] == "5 frames at 8 fps"
+    assert result.video.endswith(".mp4")
+    with av.open(result.video) as container:
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    assert len(frames) == 5 and all(f.shape == (64, 96, 3) for f in frames)
+    photos = [np.asarray(studio.render(studio.read_label_map(p, "landscape", fit=False)[0], "landscape", 2).images[0])
+              for p in maps]  # fmt: skip
+    errors = [[np.abs(f.astype(int) - p.astype(int)).mean() for p in photos] for f in frames]
+    assert [int(np.argmin(e)) for e in errors] == list(range(5))  # frame k is map k's photo (lossy, nearest)
+
+
+def test_render_batch_refuses_unsafe_or_oversized_uploads_in_one_line(studio, tmp_path, monkeypatch):
+    from synth import uploads
+
+    good = batch_maps(tmp_path / "maps", 2)
+    cases = [
+        (zip_of(tmp_path / "evil.zip", {"ok.png": good[0], "../evil.png": good[1]}), "has an absolute path or '..'"),
+        (zip_of(tmp_path / "abs.zip", {"/etc/evil.png": good[1]}), "has an absolute path or '..'"),
+        (zip_of(tmp_path / "many.zip", {f"m{k}.png": b"x" for k in range(501)}), "at most 500 in one batch"),
+    ]
+    not_zip = tmp_path / "fake.zip"
+    not_zip.write_bytes(b"not a zip")
+    cases.append((not_zip, "fake.zip: cannot read the zip file"))
+    cases.append((good[0].with_suffix(".txt"), "upload PNG label maps or .zip files"))
+    for upload, why in cases:
+        with pytest.raises(ValueError, match=why.replace("(", r"\(").replace(".", r"\.")) as err:
+            studio.render_batch([str(upload)], "landscape")
+        assert "\n" not in str(err.value) and len(str(err.value)) < 200
+    assert not (tmp_path / "evil.png").exists() and not list(studio.out_dir.rglob("evil.png"))
+    assert not list(studio.out_dir.glob("batch-*/maps"))  # a refused batch leaves nothing behind
+    monkeypatch.setattr(uploads, "MAX_BYTES", 2**20)
+    big = zip_of(tmp_path / "big.zip", {"big.png": bytes(2**20 + 1)})
+    with pytest.raises(ValueError, match="unpack to more than 1 MB"):
+        studio.render_batch([str(big)], "landscape")
+    monkeypatch.undo()
+    wide = batch_maps(tmp_path / "other", 2, (96, 64))[1].rename(tmp_path / "wide.png")
+    with pytest.raises(ValueError, match="a video needs label maps of one size; these differ: 64x64, 96x64"):
+        studio.render_batch([str(good[0]), str(wide)], "landscape", video=True)
+    twice = zip_of(tmp_path / "twice.zip", {good[0].name: good[0]})
+    with pytest.raises(ValueError, match="two uploads are named 'frame00.png'"):
+        studio.render_batch([str(good[0]), str(twice)], "landscape")

@@ -8,6 +8,8 @@ tensor maths. :mod:`synth.app` wires the two together and launches.
   :mod:`~synth.ui.http` adds the named HTTP endpoints, :mod:`~synth.ui.widgets` holds small pieces.
 * The canvas is Daub's own painter (:mod:`~synth.ui.painter`): exact class ids, brush, fill, an eraser
   that uncovers the starting map, undo/redo, keyboard; one compact PNG per finished stroke.
+* The closed *Batch* section (:mod:`~synth.ui.batch`) renders many uploaded maps into a zip of photos
+  and, for a sequence, a video.
 * Switching model moves the painting by class name, says what it drops, and switching straight back
   restores it.
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from synth.ui.batch import wire_batch
 from synth.ui.events import wire_model_switch, wire_rendering, wire_sources
 from synth.ui.http import wire_http
 from synth.ui.layout import layout
@@ -52,6 +55,7 @@ def create_demo(side: ModelSide, default_model: str | None = None) -> gr.Blocks:
         wire_rendering(side, page)  # the painter asks for its first photo itself
         wire_sources(side, page)
         wire_model_switch(side, page)
+        wire_batch(side, page.batch, page.model)
         wire_http(side)
     return demo
 

@@ -2,7 +2,7 @@
 
 At 1280x800 the painter (canvas, tools, classes) sits left and the photo right, both above the fold;
 on a phone the columns stack: canvas, classes, photo. Details (the label map the model saw, overlay,
-report, downloads) and the model table wait in closed accordions below.
+report, downloads), the batch section and the model table wait in closed accordions below.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
+from synth.ui.batch import BatchPanel, batch_section
 from synth.ui.painter import painter, value_for
 from synth.ui.protocol import ModelSide
 
@@ -52,6 +53,7 @@ class Page:
     overlay: gr.Image
     report: gr.JSON
     files: gr.File
+    batch: BatchPanel
 
     @property
     def render_outputs(self) -> list:
@@ -114,6 +116,7 @@ def layout(side: ModelSide, model0: str) -> Page:
                 elem_id="examples", interactive=False, buttons=[], rows=1,
             )  # fmt: skip
     parts.update(_details())
+    parts["batch"] = batch_section()
     with gr.Accordion("Models and what they need", open=False):
         gr.Markdown(model_table(infos))
     return Page(**parts)

@@ -65,6 +65,18 @@ class ModelSide(Protocol):
     def export(self, result: Any) -> list[str]:
         """Write a render's PNGs; returns their paths."""
 
+    def render_batch(
+        self,
+        paths: list[str],
+        model: str,
+        seed: int = 0,
+        video: bool = False,
+        fps: float = 12.0,
+        callback: Callable[[int, int], None] | None = None,
+    ) -> Any:
+        """Uploaded PNG label maps and zips of them -> a record with ``zip`` (photos and manifest), ``video``
+        (an MP4 path or ``None``) and ``summary`` (dict); ``callback(done, total)`` after each map."""
+
     def save_index(self, ids: np.ndarray, palette: str, name: str = "labels") -> str:
         """Write ids as an index PNG; returns its path."""
 
