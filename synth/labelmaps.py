@@ -120,6 +120,27 @@ def default_instances(ids: np.ndarray, palette: Palette | str, objects: np.ndarr
     return inst
 
 
+def instance_colours(instance: np.ndarray) -> np.ndarray:
+    """``[H, W, 3]`` uint8 view of an instance map: each object (id >= ``THING_BASE``) its own vivid colour
+    (hues a golden angle apart), stuff (a class id) a grey by class."""
+    inst = np.asarray(instance).astype(np.int64)
+    uniq, inverse = np.unique(inst, return_inverse=True)
+    table = np.empty((len(uniq), 3), np.uint8)
+    things = uniq >= THING_BASE
+    greys = 70 + (uniq[~things] * 47) % 120
+    table[~things] = np.repeat(greys[:, None], 3, 1)
+    hue = ((uniq[things] - THING_BASE) * 0.618034) % 1.0
+    table[things] = _vivid(hue)
+    return table[inverse.reshape(inst.shape)]
+
+
+def _vivid(hue: np.ndarray) -> np.ndarray:
+    """Fully saturated, bright RGB colours (uint8 ``[N, 3]``) for hues in 0..1."""
+    k = (hue[:, None] * 6 + np.array([5.0, 3.0, 1.0])) % 6
+    rgb = 1 - np.clip(np.minimum(k, 4 - k), 0, 1)  # HSV -> RGB with S = V = 1
+    return (40 + rgb * 215).astype(np.uint8)
+
+
 def class_counts(ids: np.ndarray, palette: Palette | str) -> dict[str, int]:
     """``{class name: pixels}`` for the classes present in ``ids``, in id order."""
     pal = load_palette(palette)
@@ -180,6 +201,7 @@ def check_palette(image: Image.Image, palette: Palette | str) -> None:
 __all__ = [
     "check_palette",
     "default_instances",
+    "instance_colours",
     "palette_shares",
     "class_counts",
     "class_table",

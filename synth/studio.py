@@ -27,7 +27,7 @@ from PIL import Image
 from palettes import Palette
 from palettes import load as load_palette
 from synth import batch, generators, labelmaps, uploads, zerogpu
-from synth.labels import open_image, to_labels, write_index_png
+from synth.labels import open_image, read_instance_map, resize_labels, to_labels, write_index_png, write_instance_png
 from synth.video import require_av, write_video
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
@@ -66,6 +66,7 @@ class RenderResult:
     seed: int
     seconds: float
     files: list[str] = field(default_factory=list)
+    instance: np.ndarray | None = None  # the instance map the model received (at the size of ``ids``)
 
     @property
     def spread(self) -> float:
@@ -208,6 +209,7 @@ class Studio:
             "classes": [{"id": s.id, "name": s.name, "paint": s.hex} for s in pal.swatches],
             "trained_rgb": pal.rgb.tolist(),
             "backends": list(pal.backends),
+            "things": list(pal.things),
         }
 
     def colours(self, ids: np.ndarray, name: str) -> np.ndarray:
@@ -331,12 +333,16 @@ class Studio:
         record = generators.get(model)
         model = record.name
         seed = self.new_seed() if seed is None else int(seed)
+        if self.takes_instances(model) and opts.get("instance") is None:  # default: one object per part
+            opts["instance"] = labelmaps.default_instances(ids, gen.palette)
         on_gpu = self.zero_gpu and not record.live
         # a step callback cannot cross ZeroGPU's pickling into its worker: there the worker reports each
         # step to gradio itself (zerogpu.gradio_steps), asked for by a label
         wants_steps = callback is not None and "callback" in accepted
         step = callback if wants_steps and not on_gpu else None
         seen = gen.check_inputs(ids, num_images=int(num_images), options={**opts, "callback": step} if step else opts)
+        if opts.get("instance") is not None:  # the instance map follows the ids to the size the model sees
+            opts["instance"] = resize_labels(np.asarray(opts["instance"]), (seen.shape[1], seen.shape[0]))
         args = (model, seen, seed, int(num_images), opts, self._token, self._load_kwargs[model])
         t0 = time.perf_counter()
         one_at_a_time = on_gpu or not record.parallel
@@ -345,10 +351,38 @@ class Studio:
                 images = self._gpu_run(*args, progress=model if wants_steps else None)
             else:
                 images = zerogpu.run(*args, callback=step)
-        return RenderResult(images, seen, model, seed, round(time.perf_counter() - t0, 3))
+        seconds = round(time.perf_counter() - t0, 3)
+        return RenderResult(images, seen, model, seed, seconds, instance=opts.get("instance"))
+
+    def takes_instances(self, model: str) -> bool:
+        """Whether backend ``model`` uses instance maps (``spade-coco``, ``spade-cityscapes``); others ignore them."""
+        gen = self.generator(model)
+        return "instance" in getattr(gen, "options", ()) and bool(getattr(gen, "use_instance", True))
+
+    def instances(self, ids: np.ndarray, model: str, objects: np.ndarray | None = None) -> np.ndarray | None:
+        """The instance map for ``ids`` (:func:`synth.labelmaps.default_instances`: painted ``objects``, else
+        one object per connected part of each thing class), or ``None`` when the backend takes none."""
+        if not self.takes_instances(model):
+            return None
+        return labelmaps.default_instances(ids, self.palette(model), objects)
+
+    def read_instances(self, path: str | Path, shape: tuple[int, int]) -> np.ndarray:
+        """An uploaded instance map (16-bit PNG of object ids) for a label map of ``shape`` (H, W)."""
+        inst = read_instance_map(str(path))
+        if inst.shape != tuple(shape):
+            raise ValueError(
+                f"the instance map is {inst.shape[1]}x{inst.shape[0]}, the label map {shape[1]}x{shape[0]}"
+            )
+        return inst
+
+    @staticmethod
+    def instance_colours(instance: np.ndarray) -> np.ndarray:
+        """An instance map as ``[H, W, 3]`` colours: one vivid colour per object, greys for stuff."""
+        return labelmaps.instance_colours(instance)
 
     def export(self, result: RenderResult) -> list[str]:
-        """Write image PNG(s), the index PNG and the colour PNG of a render; returns their paths."""
+        """Write image PNG(s), the index PNG and the colour PNG of a render (and its instance map as a
+        16-bit PNG when the model received one); returns their paths."""
         pal = self.palette(result.model)
         folder = self._new_folder("render-")
         stem = f"{result.model}-seed{result.seed}"
@@ -362,6 +396,10 @@ class Studio:
         colour = folder / f"{stem}-labels-colour.png"
         Image.fromarray(pal.to_colors(result.ids)).save(colour, format="PNG")
         result.files = paths + [str(index), str(colour)]
+        if result.instance is not None:
+            instances = folder / f"{stem}-labels-instances.png"
+            write_instance_png(result.instance, instances)
+            result.files.append(str(instances))
         return result.files
 
     def render_batch(

@@ -149,8 +149,8 @@ def test_render_button_passes_diffusion_options(app, index_png):
     out = client.predict(
         painted, FAKE, 11, 2, "a lake at dawn", "", 3, 7.5, 1.0, False, None, api_name="/render_canvas"
     )
-    gallery, note, seen, overlay, report, files = out
-    assert len(gallery) == 2
+    gallery, note, seen, overlay, instances, report, files = out
+    assert len(gallery) == 2 and instances is None  # the fake takes no instance map
     assert fake.calls[-1] == {"prompt": "a lake at dawn", "steps": 3, "shape": (192, 256)}
     report = json.loads(report) if isinstance(report, str) else report
     assert report["model"] == FAKE and report["seed"] == 11

@@ -10,7 +10,7 @@ from __future__ import annotations
 import gradio as gr
 
 from synth.ui.layout import Page, example_pictures, model_note
-from synth.ui.painter import picture, value_for
+from synth.ui.painter import objects, picture, value_for
 from synth.ui.protocol import ModelSide
 from synth.ui.widgets import safe, upload_path
 
@@ -64,8 +64,21 @@ def photo_note(result) -> str:
     )
 
 
+def with_objects(side: ModelSide, value, ids, model: str, rep: dict) -> dict:
+    """The options that give the backend its instance map: the objects painted in objects mode, else one
+    object per connected part of each thing class. A backend without instances ignores them; the report
+    says so when objects were painted."""
+    painted = objects(value)
+    inst = side.instances(ids, model, painted)
+    if inst is not None:
+        return {"instance": inst}
+    if painted is not None:
+        rep["objects"] = f"ignored: {model} takes no instance map (spade-coco and spade-cityscapes do)"
+    return {}
+
+
 def render_outputs(side: ModelSide, result, report: dict) -> tuple:
-    """Gallery, photo note, seen map, overlay, report and files of one render."""
+    """Gallery, photo note, seen map, overlay, instance view, report and files of one render."""
     files = side.export(result)
     report = dict(
         report,
@@ -76,7 +89,9 @@ def render_outputs(side: ModelSide, result, report: dict) -> tuple:
     )
     seen = side.colours(result.ids, result.model)
     overlay = side.overlay(result.images[0], result.ids, result.model)
-    return result.images, photo_note(result), seen, overlay, report, files
+    inst = getattr(result, "instance", None)
+    view = None if inst is None else side.instance_colours(inst)
+    return result.images, photo_note(result), seen, overlay, view, report, files
 
 
 def wire_rendering(side: ModelSide, page: Page):
@@ -86,13 +101,14 @@ def wire_rendering(side: ModelSide, page: Page):
     def live(value, model, seed_value, n):
         ids, rep = side.labels(picture(value), model)
         if not side.model(model).live:
-            return gr.skip(), gr.skip(), side.colours(ids, model), gr.skip(), rep, gr.skip()
-        return render_outputs(side, side.render(ids, model, int(seed_value or 0), int(n)), rep)
+            return gr.skip(), gr.skip(), side.colours(ids, model), gr.skip(), gr.skip(), rep, gr.skip()
+        opts = with_objects(side, value, ids, model, rep)
+        return render_outputs(side, side.render(ids, model, int(seed_value or 0), int(n), opts), rep)
 
     @safe
     def render(value, model, seed_value, n, *option_values, progress=gr.Progress()):  # noqa: B008
         ids, rep = side.labels(picture(value), model)
-        opts = collect_options(side, model, *option_values)
+        opts = {**collect_options(side, model, *option_values), **with_objects(side, value, ids, model, rep)}
         progress(0, desc=f"{model}: starting")
 
         def on_step(step, total, preview=None):

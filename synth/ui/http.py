@@ -43,24 +43,31 @@ def wire_http(side: ModelSide) -> None:
         api_file = gr.File(label="label map (index or colour PNG)")
         api_model = gr.Textbox(label="model or palette name")
         api_seed = gr.Number(label="seed", precision=None)  # passed through as sent: parse_seed checks it
+        api_instance = gr.File(label="instance map (16-bit PNG of object ids; optional)")
         api_image = gr.Image(label="image", format="png", type="filepath")
         api_index = gr.File(label="index PNG")
         api_report = gr.JSON(label="report")
         api_json = gr.JSON(label="palette")
 
     @safe
-    def api_render(file, model_name, seed_value, progress=gr.Progress()):  # noqa: B008
-        """Label map (index or colour PNG) + model + seed -> image (PNG)."""
+    def api_render(file, model_name, seed_value, instance_file=None, progress=gr.Progress()):  # noqa: B008
+        """Label map (index or colour PNG) + model + seed (+ optional instance map) -> image (PNG).
+
+        Backends that take instances (spade-coco) get the instance map, or by default one object per
+        connected part of each thing class; the others ignore it."""
         model_name = str(model_name or "").strip().lower()
         seed = parse_seed(seed_value)
         if model_name not in models:
             raise ValueError(f"unknown model {model_name[:40]!r}; choose one of: {', '.join(models)}")
         ids, _ = side.read_label_map(upload_path(file), model_name, fit=False)
+        options = {}
+        if instance_file is not None:
+            options["instance"] = side.read_instances(upload_path(instance_file), ids.shape)
 
         def on_step(step, total, preview=None):
             progress((int(step), int(total)), desc=f"step {step}/{total}")
 
-        return png_in_cache(side.render(ids, model_name, seed, 1, {}, on_step).images[0])
+        return png_in_cache(side.render(ids, model_name, seed, 1, options, on_step).images[0])
 
     @safe
     def api_labels(file, palette_name):
@@ -82,7 +89,7 @@ def wire_http(side: ModelSide) -> None:
     # two at once: a parallel (embedded) backend renders on both cores of a small server, while the
     # Studio still serialises the others per model (README, "Load test")
     api_seed.submit(
-        api_render, [api_file, api_model, api_seed], api_image, api_name="render", concurrency_limit=2,
+        api_render, [api_file, api_model, api_seed, api_instance], api_image, api_name="render", concurrency_limit=2,
         concurrency_id="api-render",
     )  # fmt: skip
     api_file.upload(api_labels, [api_file, api_model], [api_index, api_report], api_name="labels")

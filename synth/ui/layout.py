@@ -51,13 +51,14 @@ class Page:
     style: gr.Image
     seen: gr.Image
     overlay: gr.Image
+    instances: gr.Image
     report: gr.JSON
     files: gr.File
     batch: BatchPanel
 
     @property
     def render_outputs(self) -> list:
-        return [self.gallery, self.photo_note, self.seen, self.overlay, self.report, self.files]
+        return [self.gallery, self.photo_note, self.seen, self.overlay, self.instances, self.report, self.files]
 
     @property
     def live_inputs(self) -> list:
@@ -160,10 +161,14 @@ def _details() -> dict:
             o["overlay"] = gr.Image(
                 label="Overlay", format="png", interactive=False, elem_id="overlay", buttons=["download"]
             )
+            o["instances"] = gr.Image(
+                label="Objects the model saw (instance map; models that take one)", format="png", type="numpy",
+                interactive=False, elem_id="instances", buttons=["download"],
+            )  # fmt: skip
         with gr.Row(equal_height=False):
             o["report"] = gr.JSON(label="Report (pixels exact / snapped, classes)", elem_id="report")
             o["files"] = gr.File(
-                label="Downloads: photo, index PNG, colour PNG", file_count="multiple", elem_id="files",
+                label="Downloads: photo, index PNG, colour PNG (instance PNG)", file_count="multiple", elem_id="files",
                 interactive=False,
             )  # fmt: skip
     return o

@@ -2,6 +2,9 @@
 // The picture is an array of class ids at the model's resolution; the canvas shows it in exact paint
 // colours (no anti-aliasing). One value is sent per finished stroke / fill / clear / undo / redo: a
 // lossless colour PNG of the whole map. Undo history lives here; the server never loses a stroke.
+// Objects mode (O): every stroke or fill of a *thing* class (people, cars, windows) starts a new object;
+// the object ids travel beside the map as a second PNG (id = G * 256 + B), so two people painted next to
+// each other stay two people.
 const root = element.querySelector('.daub-painter');
 root.innerHTML = `
   <div class="dp-main">
@@ -18,6 +21,8 @@ root.innerHTML = `
         <button type="button" data-action="redo" title="Redo (Ctrl+Shift+Z)">Redo</button>
         <button type="button" data-action="clear" title="Clear to the fill class">Clear</button>
       </span>
+      <button type="button" data-action="objects" class="dp-objects" aria-pressed="false"
+        title="Objects mode (O): each stroke of a thing class (person, car, window…) is a new object">Objects</button>
     </div>
     <div class="dp-stage"><canvas class="dp-canvas"></canvas><div class="dp-cursor"></div></div>
     <div class="dp-status" aria-live="polite"></div>
@@ -41,10 +46,12 @@ const HISTORY = 60;
 const st = {
   w: 0, h: 0, ids: null, base: null, img: null, key: null, palette: null, histories: {}, classes: [], byColour: new Map(), colour: [],
   cls: null, tool: 'brush', size: 12, undo: [], redo: [], stroke: 0, drawing: false, last: null, fill: 0,
+  objs: null, things: new Set(), objectsMode: false, nextObj: 0, obj: 0,
 };
 window.daubPainter = {  // for tests and curious users: read-only views of the painter's state
   ids: () => st.ids, size: () => st.size, cls: () => st.cls, tool: () => st.tool, sent: () => st.stroke,
   history: () => [st.undo.length, st.redo.length],
+  objects: () => st.objs, objectsMode: () => st.objectsMode,
 };
 
 function hexToRgb(hex) {
@@ -52,8 +59,9 @@ function hexToRgb(hex) {
   return [(v >> 16) & 255, (v >> 8) & 255, v & 255];
 }
 
-function setClasses(classes, fill) {
+function setClasses(classes, fill, things) {
   st.classes = classes;
+  st.things = new Set(things || []);
   st.fill = fill;
   st.byColour = new Map();
   st.colour = [];
@@ -82,6 +90,7 @@ function renderSwatches() {
     b.setAttribute('aria-selected', c.id === st.cls ? 'true' : 'false');
     const key = n < 10 ? String((n + 1) % 10) : '';
     b.title = c.name + (key ? ` (key ${key})` : '');
+    if (st.things.has(c.id)) b.classList.add('thing');
     b.innerHTML = `<span class="dp-chip" style="background:${c.hex}"></span><span class="dp-name"></span>` +
       `<span class="dp-key">${key}</span>`;
     b.querySelector('.dp-name').textContent = c.name;
@@ -103,6 +112,19 @@ function setTool(tool) {
   root.querySelectorAll('[data-tool]').forEach((b) => b.classList.toggle('on', b.dataset.tool === tool));
 }
 
+function setObjectsMode(on) {
+  st.objectsMode = on;
+  const b = root.querySelector('.dp-objects');
+  b.classList.toggle('on', on);
+  b.setAttribute('aria-pressed', on ? 'true' : 'false');
+  root.classList.toggle('objects-on', on);
+}
+
+// the object a new stroke or fill of the current class paints: a new one for a thing class in objects mode
+function startObject() {
+  st.obj = st.objectsMode && st.tool !== 'eraser' && st.things.has(st.cls) ? ++st.nextObj : 0;
+}
+
 function setSize(v) {
   st.size = Math.max(1, Math.min(64, Math.round(v)));
   sizeInput.value = st.size;
@@ -110,15 +132,16 @@ function setSize(v) {
 }
 
 // -- drawing ---------------------------------------------------------------------------------------
-function paintPixel(i, id) {
+function paintPixel(i, id, obj = 0) {
   st.ids[i] = id;
+  if (st.objs) st.objs[i] = obj;
   const c = st.colour[id] || [0, 0, 0];
   const o = i * 4;
   st.img.data[o] = c[0]; st.img.data[o + 1] = c[1]; st.img.data[o + 2] = c[2]; st.img.data[o + 3] = 255;
 }
 
 function redraw() {
-  for (let i = 0; i < st.ids.length; i++) paintPixel(i, st.ids[i]);
+  for (let i = 0; i < st.ids.length; i++) paintPixel(i, st.ids[i], st.objs[i]);
   ctx.putImageData(st.img, 0, 0);
 }
 
@@ -132,7 +155,7 @@ function stamp(cx, cy) {
       const dx = x + 0.5 - cx, dy = y + 0.5 - cy;
       if (dx * dx + dy * dy > r2 && !(x === Math.floor(cx) && y === Math.floor(cy))) continue;
       const i = y * st.w + x;
-      paintPixel(i, st.tool === 'eraser' ? st.base[i] : st.cls);
+      paintPixel(i, st.tool === 'eraser' ? st.base[i] : st.cls, st.tool === 'eraser' ? 0 : st.obj);
     }
   }
 }
@@ -145,13 +168,15 @@ function line(a, b) {
 }
 
 function floodFill(x, y, id) {
-  const w = st.w, h = st.h, ids = st.ids, from = ids[y * w + x];
-  if (from === id) return false;
+  const w = st.w, h = st.h, ids = st.ids, objs = st.objs, from = ids[y * w + x], fromObj = objs[y * w + x];
+  if (from === id && !st.obj) return false;
   const stack = [y * w + x];
+  const seen = new Uint8Array(w * h);
   while (stack.length) {
     const i = stack.pop();
-    if (ids[i] !== from) continue;
-    paintPixel(i, id);
+    if (seen[i] || ids[i] !== from || objs[i] !== fromObj) continue;
+    seen[i] = 1;
+    paintPixel(i, id, st.obj);
     const px = i % w;
     if (px > 0) stack.push(i - 1);
     if (px < w - 1) stack.push(i + 1);
@@ -171,23 +196,45 @@ function at(e) {
 }
 
 // -- history and sending -----------------------------------------------------------------------------
+function snapshot() {
+  return { ids: st.ids.slice(), objs: st.objs.slice() };
+}
+
 function remember() {
-  st.undo.push(st.ids.slice());
+  st.undo.push(snapshot());
   if (st.undo.length > HISTORY) st.undo.shift();
   st.redo = [];
 }
 
+// the object ids as a PNG data URL (G = id >> 8, B = id & 255), or null when no object was painted
+function objectsPng() {
+  if (!st.objs.some((v) => v > 0)) return null;
+  const c = document.createElement('canvas');
+  c.width = st.w; c.height = st.h;
+  const cx = c.getContext('2d');
+  const im = cx.createImageData(st.w, st.h);
+  for (let i = 0; i < st.objs.length; i++) {
+    im.data[i * 4 + 1] = st.objs[i] >> 8; im.data[i * 4 + 2] = st.objs[i] & 255; im.data[i * 4 + 3] = 255;
+  }
+  cx.putImageData(im, 0, 0);
+  return c.toDataURL('image/png');
+}
+
 function send(why) {
   st.stroke += 1;
-  // only what the server reads (the map) and the key of the map it sent; classes and base stay here
-  props.value = { key: st.key, image: canvas.toDataURL('image/png'), stroke: st.stroke, why };
+  // only what the server reads (the map, the objects) and the key of the map it sent
+  const v = { key: st.key, image: canvas.toDataURL('image/png'), stroke: st.stroke, why };
+  const objects = objectsPng();
+  if (objects) v.objects = objects;
+  props.value = v;
 }
 
 function step(from, to, why) {
-  while (from.length && from[from.length - 1].length !== st.w * st.h) from.pop();  // another canvas size
+  while (from.length && from[from.length - 1].ids.length !== st.w * st.h) from.pop();  // another canvas size
   if (!from.length) return;
-  to.push(st.ids.slice());
-  st.ids = from.pop();
+  to.push(snapshot());
+  const back = from.pop();
+  st.ids = back.ids; st.objs = back.objs;
   redraw();
   send(why);
 }
@@ -222,7 +269,7 @@ async function load(v) {
   const samePalette = palette === previous;
   st.key = v.key;
   st.palette = palette;
-  setClasses(v.classes || [], v.fill || 0);
+  setClasses(v.classes || [], v.fill || 0, v.things);
   const [ids, w, h] = await decode(v.image);
   const [base] = v.base && v.base !== v.image ? await decode(v.base) : [ids.slice()];
   // a new map in the same palette and size is one more undo step; another palette starts a new history
@@ -234,7 +281,7 @@ async function load(v) {
     st.undo = kept ? kept.undo : [];
     st.redo = kept ? kept.redo : [];
   }
-  st.w = w; st.h = h; st.ids = ids; st.base = base;
+  st.w = w; st.h = h; st.ids = ids; st.base = base; st.objs = new Uint16Array(w * h);
   canvas.width = w; canvas.height = h;
   stage.style.setProperty('--aspect', `${w} / ${h}`);
   stage.style.setProperty('--ar', String(w / h));
@@ -257,6 +304,7 @@ stage.addEventListener('pointerdown', (e) => {
   e.preventDefault();
   release();
   const p = at(e);
+  startObject();
   if (st.tool === 'fill') {
     remember();
     if (floodFill(Math.floor(p[0]), Math.floor(p[1]), st.cls)) send('fill'); else st.undo.pop();
@@ -310,7 +358,8 @@ root.addEventListener('click', (e) => {
   if (!act || !st.ids) return;
   if (act.dataset.action === 'undo') step(st.undo, st.redo, 'undo');
   else if (act.dataset.action === 'redo') step(st.redo, st.undo, 'redo');
-  else if (act.dataset.action === 'clear') { remember(); st.ids.fill(st.fill); redraw(); send('clear'); }
+  else if (act.dataset.action === 'clear') { remember(); st.ids.fill(st.fill); st.objs.fill(0); redraw(); send('clear'); }
+  else if (act.dataset.action === 'objects') setObjectsMode(!st.objectsMode);
 });
 sizeInput.addEventListener('input', () => setSize(Number(sizeInput.value)));
 sizeInput.addEventListener('change', () => sizeInput.blur());
@@ -343,6 +392,7 @@ document.addEventListener('keydown', (e) => {
   else if (k === 'b') setTool('brush');
   else if (k === 'f') setTool('fill');
   else if (k === 'e') setTool('eraser');
+  else if (k === 'o') setObjectsMode(!st.objectsMode);
 });
 
 watch('value', () => load(props.value));

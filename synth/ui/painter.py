@@ -1,9 +1,11 @@
 """The label-map painter: an HTML5 canvas in a ``gr.HTML`` that paints exact class ids.
 
 Its value is a dict: ``image`` (a lossless colour PNG data URL of the whole map in paint colours),
-``base`` (the starting map the eraser uncovers), ``classes`` (``id, name, hex``), ``fill``, ``key``
-(new for every map the server sends) and, from the browser, ``stroke`` (a counter). The browser keeps
-the undo history and sends the map once per finished stroke, fill, clear, undo or redo.
+``base`` (the starting map the eraser uncovers), ``classes`` (``id, name, hex``), ``fill``, ``things``
+(the thing classes' ids, for objects mode), ``key`` (new for every map the server sends) and, from the
+browser, ``stroke`` (a counter) and ``objects`` (the painted object ids as a PNG, id = G * 256 + B; only
+when objects were painted). The browser keeps the undo history and sends the map once per finished
+stroke, fill, clear, undo or redo.
 """
 
 from __future__ import annotations
@@ -31,20 +33,39 @@ def png_data_url(colours: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
+def _png(url) -> Image.Image:
+    url = str(url)
+    if not url.startswith("data:image/png;base64,"):
+        raise ValueError("the painter sent something other than a PNG data URL")
+    img = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1], validate=True)))
+    img.load()
+    return img
+
+
 def picture(value) -> np.ndarray | None:
     """The painted picture (``[H, W, 3|4]`` uint8) of a painter value, ``None`` when it holds none."""
     if not isinstance(value, dict) or not value.get("image"):
         return None
-    url = str(value["image"])
-    if not url.startswith("data:image/png;base64,"):
-        raise ValueError("the painter sent something other than a PNG data URL")
-    raw = base64.b64decode(url.split(",", 1)[1], validate=True)
-    with Image.open(io.BytesIO(raw)) as img:
+    with _png(value["image"]) as img:
         return np.asarray(img.convert("RGBA") if img.mode in ("RGBA", "LA", "P") else img.convert("RGB"))
 
 
+def objects(value) -> np.ndarray | None:
+    """The object ids (``[H, W]`` int32, 0 = none) painted in objects mode, ``None`` when there are none."""
+    if not isinstance(value, dict) or not value.get("objects"):
+        return None
+    with _png(value["objects"]) as img:
+        rgb = np.asarray(img.convert("RGB")).astype(np.int32)
+    return rgb[..., 1] * 256 + rgb[..., 2]
+
+
 def painter_value(
-    colours: np.ndarray, classes: list[dict], fill: int, base: np.ndarray | None = None, note: str = ""
+    colours: np.ndarray,
+    classes: list[dict],
+    fill: int,
+    base: np.ndarray | None = None,
+    note: str = "",
+    things: list[int] | tuple[int, ...] = (),
 ) -> dict:
     """A value that makes the painter show ``colours`` (and remember ``base`` for its eraser)."""
     image = png_data_url(colours)
@@ -53,6 +74,7 @@ def painter_value(
         "base": image if base is None else png_data_url(base),
         "classes": classes,
         "fill": int(fill),
+        "things": [int(t) for t in things],
         "key": uuid.uuid4().hex,
         "note": note,
     }
@@ -62,7 +84,7 @@ def value_for(side: ModelSide, ids: np.ndarray, model: str, note: str = "") -> d
     """The painter value showing ``ids`` of ``model``'s palette (also the map its eraser uncovers)."""
     pal = side.palette_json(model)
     classes = [{"id": c["id"], "name": c["name"], "hex": c["paint"]} for c in pal["classes"]]
-    return painter_value(side.colours(ids, model), classes, pal["fill"], note=note)
+    return painter_value(side.colours(ids, model), classes, pal["fill"], note=note, things=pal.get("things", ()))
 
 
 def painter(value: dict) -> gr.HTML:

@@ -62,6 +62,16 @@ class ModelSide(Protocol):
     ) -> Any:
         """Images for ``ids``: a record with ``images, ids, model, seed, seconds``."""
 
+    def instances(self, ids: np.ndarray, model: str, objects: np.ndarray | None = None) -> np.ndarray | None:
+        """The instance map the backend gets for ``ids`` (painted ``objects`` or the default), ``None``
+        when the backend takes none."""
+
+    def read_instances(self, path: str, shape: tuple[int, int]) -> np.ndarray:
+        """An uploaded instance map for a label map of ``shape``."""
+
+    def instance_colours(self, instance: np.ndarray) -> np.ndarray:
+        """An instance map -> ``[H, W, 3]`` colours, one per object."""
+
     def export(self, result: Any) -> list[str]:
         """Write a render's PNGs; returns their paths."""
 
