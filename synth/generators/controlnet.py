@@ -23,6 +23,7 @@ is used, and a model that is not there raises a :class:`RuntimeError` naming it 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from pathlib import Path
@@ -33,6 +34,7 @@ from PIL import Image
 from palettes import load as load_palette
 from synth import hub
 from synth.generators.base import BaseGenerator, SizeRule, StepCallback, pick_device
+from synth.generators.heatmaps import prompt_words, trace
 
 DEFAULT_BASE = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 #: ControlNet-seg checkpoints by version; v1.1 understands ADE20K and COCO colours, v1.0 only ADE20K.
@@ -250,9 +252,13 @@ class ControlNetSegGenerator(BaseGenerator):
         style_image: a photo whose look to borrow (needs ``style=True`` at load); it is content-shuffled and
             fed to a second ControlNet (shuffle), reshuffled per image with that image's seed.
         style_scale: weight of the style ControlNet, >= 0 (default 0.6).
+        heatmaps: also record word heat maps (DAAM) during the same denoising run (default False); see
+            :attr:`last_heatmaps`. The images are the same as without.
 
     After each call :attr:`last_nsfw` holds the safety checker's flags (``None`` without a checker); flagged
-    images come back black, as diffusers returns them.
+    images come back black, as diffusers returns them. :attr:`last_heatmaps` holds, with ``heatmaps=True``,
+    one ``{word: [H, W] float32 array in 0..1}`` per image (where each prompt word acted, from the UNet's
+    cross-attention; :mod:`synth.generators.heatmaps`; all zeros for a flagged image), else ``None``.
     """
 
     name = "controlnet-seg"
@@ -270,6 +276,7 @@ class ControlNetSegGenerator(BaseGenerator):
         "preview",
         "style_image",
         "style_scale",
+        "heatmaps",
     )
 
     def __init__(
@@ -292,6 +299,7 @@ class ControlNetSegGenerator(BaseGenerator):
         self.cache_dir = cache_dir
         self.fast = bool(fast)
         self.last_nsfw: list[bool] | None = None
+        self.last_heatmaps: list[dict[str, np.ndarray]] | None = None
         self.offload = offload  # device for model CPU offload, or None
         self._active = None
         self._lora_loaded = False
@@ -330,6 +338,7 @@ class ControlNetSegGenerator(BaseGenerator):
             "preview": False,
             "style_image": None,
             "style_scale": 0.6,
+            "heatmaps": False,
         }
         o.update({k: v for k, v in options.items() if v is not None or k in ("callback", "style_image")})
         o["fast"] = fast
@@ -351,6 +360,9 @@ class ControlNetSegGenerator(BaseGenerator):
             raise ValueError(
                 "the LCM-LoRA (fast=True) needs scheduler='lcm'" if fast else "scheduler='lcm' needs fast=True"
             )
+        if not isinstance(o["heatmaps"], (bool, np.bool_)):
+            raise ValueError(f"heatmaps must be True or False, got {o['heatmaps']!r}")
+        o["heatmaps"] = bool(o["heatmaps"])
         if o["callback"] is not None and not callable(o["callback"]):
             raise ValueError("callback must be callable(step, total, preview_or_None)")
         if o["style_image"] is not None:
@@ -441,6 +453,7 @@ class ControlNetSegGenerator(BaseGenerator):
         n = len(seeds)
         control = self.control_image(ids)
         with self._lock:
+            self.last_heatmaps = None
             if o["fast"] and not self._lora_loaded:
                 self._load_lora()
             pipe, image, scale = self.pipe, control, o["conditioning_scale"]
@@ -455,22 +468,26 @@ class ControlNetSegGenerator(BaseGenerator):
                 (pipe.enable_lora if o["fast"] else pipe.disable_lora)()
             pipe.scheduler = self.scheduler(o["scheduler"])
             _vae_memory(pipe.vae, tiles=w * h > TILE_ABOVE, slices=n > 1)
-            out = pipe(
-                prompt=[o["prompt"]] * n,
-                negative_prompt=[o["negative_prompt"]] * n,
-                image=image,
-                height=h,
-                width=w,
-                num_inference_steps=int(o["steps"]),
-                guidance_scale=o["guidance_scale"],
-                controlnet_conditioning_scale=scale,
-                control_guidance_start=start,
-                control_guidance_end=end,
-                generator=[self._generator(s) for s in seeds],
-                output_type="pil",
-                callback_on_step_end=self._step_callback(o["callback"], o["preview"], (w, h)),
-                callback_on_step_end_tensor_inputs=["latents"],
-            )
+            tracing = trace(pipe.unet, n, (h, w), pipe.vae_scale_factor) if o["heatmaps"] else contextlib.nullcontext()
+            with tracing as recorder:
+                out = pipe(
+                    prompt=[o["prompt"]] * n,
+                    negative_prompt=[o["negative_prompt"]] * n,
+                    image=image,
+                    height=h,
+                    width=w,
+                    num_inference_steps=int(o["steps"]),
+                    guidance_scale=o["guidance_scale"],
+                    controlnet_conditioning_scale=scale,
+                    control_guidance_start=start,
+                    control_guidance_end=end,
+                    generator=[self._generator(s) for s in seeds],
+                    output_type="pil",
+                    callback_on_step_end=self._step_callback(o["callback"], o["preview"], (w, h)),
+                    callback_on_step_end_tensor_inputs=["latents"],
+                )
+            if recorder is not None:
+                self.last_heatmaps = _word_maps(recorder, pipe.tokenizer, o["prompt"], out.nsfw_content_detected)
         self.last_nsfw = out.nsfw_content_detected
         return list(out.images)
 
@@ -484,6 +501,15 @@ class ControlNetSegGenerator(BaseGenerator):
             return {}
 
         return on_step_end
+
+
+def _word_maps(recorder, tokenizer, prompt: str, nsfw) -> list[dict[str, np.ndarray]]:
+    """The recorder's word maps, zeroed for images the safety checker blacked out."""
+    maps = recorder.word_maps(prompt_words(tokenizer, prompt))
+    for i, flagged in enumerate(nsfw or ()):
+        if flagged:
+            maps[i] = {word: np.zeros_like(m) for word, m in maps[i].items()}
+    return maps
 
 
 #: Pixels per image above which the VAE decodes in tiles: a decode at a 1536-pixel side would otherwise
