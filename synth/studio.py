@@ -67,6 +67,7 @@ class RenderResult:
     seconds: float
     files: list[str] = field(default_factory=list)
     instance: np.ndarray | None = None  # the instance map the model received (at the size of ``ids``)
+    heatmaps: list[dict] | None = None  # per image ``{word: [H, W] in 0..1}`` when asked for (ControlNet-seg)
 
     @property
     def spread(self) -> float:
@@ -352,7 +353,10 @@ class Studio:
             else:
                 images = zerogpu.run(*args, callback=step)
         seconds = round(time.perf_counter() - t0, 3)
-        return RenderResult(images, seen, model, seed, seconds, instance=opts.get("instance"))
+        maps = [img.info.pop("heatmaps", None) for img in images]
+        return RenderResult(
+            images, seen, model, seed, seconds, instance=opts.get("instance"), heatmaps=maps if any(maps) else None
+        )
 
     def takes_instances(self, model: str) -> bool:
         """Whether backend ``model`` uses instance maps (``spade-coco``, ``spade-cityscapes``); others ignore them."""
@@ -374,6 +378,19 @@ class Studio:
                 f"the instance map is {inst.shape[1]}x{inst.shape[0]}, the label map {shape[1]}x{shape[0]}"
             )
         return inst
+
+    def layout_agreement(self, heatmaps: dict, ids: np.ndarray, model: str) -> dict[str, float]:
+        """Per prompt word naming a class, the share of its heat map inside that class's paint."""
+        from synth.generators.heatmaps import layout_agreement
+
+        return {w: round(v, 3) for w, v in layout_agreement(heatmaps, ids, self.palette(model)).items() if v == v}
+
+    @staticmethod
+    def heatmap_overlay(image, heatmap: np.ndarray) -> np.ndarray:
+        """The photo, dimmed, with one word's heat map over it (``[H, W, 3]`` uint8)."""
+        from synth.generators.heatmaps import overlay
+
+        return overlay(image, heatmap)
 
     @staticmethod
     def instance_colours(instance: np.ndarray) -> np.ndarray:

@@ -86,14 +86,20 @@ def run(
     Every argument is plain picklable data (ZeroGPU pickles them into a forked worker): the backend's name,
     the checked ids, seed, image count, options, the Studio's token and the backend's load arguments. The
     step ``callback`` is never passed through ``spaces.GPU`` (a closure does not pickle); ``progress`` (a
-    label) asks for per-step progress from inside instead, through :func:`gradio_steps`.
+    label) asks for per-step progress from inside instead, through :func:`gradio_steps`. With the option
+    ``heatmaps``, each image carries its word heat maps in ``image.info["heatmaps"]`` (the backend's
+    ``last_heatmaps``, which stays in a ZeroGPU worker otherwise).
     """
     gen = loaded(studio, model, load or {})
     if callback is None and progress is not None:
         callback = gradio_steps(progress)
     if callback is not None:
         options = {**options, "callback": callback}
-    return gen.generate(ids, seed=seed, num_images=num_images, **options)
+    images = gen.generate(ids, seed=seed, num_images=num_images, **options)
+    maps = getattr(gen, "last_heatmaps", None) if options.get("heatmaps") else None
+    for image, words in zip(images, maps or ()):  # they travel with the images (ZeroGPU pickles PIL info)
+        image.info["heatmaps"] = words
+    return images
 
 
 def gradio_steps(label: str) -> Callable | None:

@@ -147,10 +147,11 @@ def test_render_button_passes_diffusion_options(app, index_png):
     client, fake, _ = app
     painted = {"image": png_data_url(LAND.to_colors(sample_ids())), "stroke": 1}
     out = client.predict(
-        painted, FAKE, 11, 2, "a lake at dawn", "", 3, 7.5, 1.0, False, None, api_name="/render_canvas"
+        painted, FAKE, 11, 2, "a lake at dawn", "", 3, 7.5, 1.0, False, None, True, api_name="/render_canvas"
     )
-    gallery, note, seen, overlay, instances, report, files = out
+    gallery, note, seen, overlay, instances, report, files, words, heat = out
     assert len(gallery) == 2 and instances is None  # the fake takes no instance map
+    assert (heat.get("value") if isinstance(heat, dict) else heat) is None  # nor heat maps (option dropped)
     assert fake.calls[-1] == {"prompt": "a lake at dawn", "steps": 3, "shape": (192, 256)}
     report = json.loads(report) if isinstance(report, str) else report
     assert report["model"] == FAKE and report["seed"] == 11

@@ -316,8 +316,13 @@ def test_controlnet_seg_through_the_studio_as_the_ui_drives_it(on_zerogpu, hub, 
     assert st._load_kwargs["controlnet-seg"] == {"style": True}
     again = st.render(ids, "controlnet-seg", 3, 1, opts).images[0]  # the style generator serves plain renders
     assert np.array_equal(arr(again), arr(here)) and st.generator("controlnet-seg").style_pipe is not None
+    assert st.render(ids, "controlnet-seg", 3, 1, opts).heatmaps is None  # not asked for
+    words = collect_options(st, "controlnet-seg", "a house", "", 2, 7.5, 1.0, False, None, True)
+    mapped = st.render(ids, "controlnet-seg", 3, 1, words)  # the heat maps come back from the worker too
+    assert list(mapped.heatmaps[0]) == ["a", "house"] and mapped.heatmaps[0]["house"].shape == (64, 64)
+    assert np.array_equal(arr(mapped.images[0]), arr(here)) and "heatmaps" not in mapped.images[0].info
     if on_zerogpu:
-        assert zero.calls == ["run"] * 4
+        assert zero.calls == ["run"] * 6
         assert all(20 <= d <= zerogpu.GPU_MAX_SECONDS for d in zero.durations)
 
 

@@ -278,8 +278,25 @@ def layout_agreement(heatmaps: dict[str, np.ndarray], ids, palette: Palette | st
     return out
 
 
+def overlay(image, heatmap: np.ndarray, alpha: float = 0.6) -> np.ndarray:
+    """``image`` (PIL or ``[H, W, 3]``) dimmed to grey, with ``heatmap`` (0..1, resized to it) over it in a
+    dark-red-to-yellow ramp: ``[H, W, 3]`` uint8."""
+    from PIL import Image
+
+    photo = np.asarray(image.convert("RGB") if hasattr(image, "convert") else image, np.float32)
+    h, w = photo.shape[:2]
+    m = np.asarray(heatmap, np.float32)
+    if m.shape != (h, w):
+        m = np.asarray(Image.fromarray(m).resize((w, h), Image.BILINEAR), np.float32)
+    m = np.clip(m, 0.0, 1.0)[..., None]
+    grey = photo.mean(-1, keepdims=True) * 0.5
+    ramp = np.concatenate([np.minimum(1, 2 * m), np.clip(2 * m - 1, 0, 1), np.zeros_like(m)], -1) * 255
+    return np.clip(grey * (1 - alpha * m) + ramp * (alpha * m), 0, 255).astype(np.uint8)
+
+
 __all__ = [
     "SYNONYMS",
+    "overlay",
     "CrossAttentionRecorder",
     "HeatmapProcessor",
     "cross_attention_layers",

@@ -32,7 +32,9 @@ def live_settings(page: Page) -> dict:
     )
 
 
-def collect_options(side: ModelSide, model, prompt, negative, steps, guidance, cond, fast, style) -> dict:
+def collect_options(
+    side: ModelSide, model, prompt, negative, steps, guidance, cond, fast, style, heatmaps=False
+) -> dict:
     """The diffusion controls' values the backend takes (none for live or unavailable backends).
 
     In fast mode the Steps and Guidance sliders are left out: the backend's fast defaults apply (LCM-LoRA:
@@ -49,6 +51,7 @@ def collect_options(side: ModelSide, model, prompt, negative, steps, guidance, c
         "conditioning_scale": cond,
         "fast": bool(fast),
         "style_image": style,
+        "heatmaps": bool(heatmaps) or None,
     }
     accepted = set(side.options(model))
     return {k: v for k, v in values.items() if k in accepted and v is not None}
@@ -77,8 +80,23 @@ def with_objects(side: ModelSide, value, ids, model: str, rep: dict) -> dict:
     return {}
 
 
+def heat_outputs(side: ModelSide, result, report: dict) -> tuple:
+    """The word heat maps of a render's first image: state, word picker, overlay (hidden without maps);
+    the layout agreement of words naming a class goes into the report."""
+    maps = (getattr(result, "heatmaps", None) or [None])[0]
+    if not maps:
+        return None, gr.Radio(choices=[], value=None, visible=False), gr.Image(value=None, visible=False)
+    agreement = side.layout_agreement(maps, result.ids, result.model)
+    if agreement:
+        report["layout_agreement"] = agreement
+    words = list(maps)
+    state = {"maps": maps, "photo": result.images[0]}
+    picture = side.heatmap_overlay(result.images[0], maps[words[0]])
+    return state, gr.Radio(choices=words, value=words[0], visible=True), gr.Image(value=picture, visible=True)
+
+
 def render_outputs(side: ModelSide, result, report: dict) -> tuple:
-    """Gallery, photo note, seen map, overlay, instance view, report and files of one render."""
+    """Gallery, photo note, seen map, overlay, instance view, report, files and word heat maps of one render."""
     files = side.export(result)
     report = dict(
         report,
@@ -91,7 +109,8 @@ def render_outputs(side: ModelSide, result, report: dict) -> tuple:
     overlay = side.overlay(result.images[0], result.ids, result.model)
     inst = getattr(result, "instance", None)
     view = None if inst is None else side.instance_colours(inst)
-    return result.images, photo_note(result), seen, overlay, view, report, files
+    heat = heat_outputs(side, result, report)
+    return (result.images, photo_note(result), seen, overlay, view, report, files, *heat)
 
 
 def wire_rendering(side: ModelSide, page: Page):
@@ -101,7 +120,8 @@ def wire_rendering(side: ModelSide, page: Page):
     def live(value, model, seed_value, n):
         ids, rep = side.labels(picture(value), model)
         if not side.model(model).live:
-            return gr.skip(), gr.skip(), side.colours(ids, model), gr.skip(), gr.skip(), rep, gr.skip()
+            seen = side.colours(ids, model)
+            return gr.skip(), gr.skip(), seen, gr.skip(), gr.skip(), rep, gr.skip(), gr.skip(), gr.skip(), gr.skip()
         opts = with_objects(side, value, ids, model, rep)
         return render_outputs(side, side.render(ids, model, int(seed_value or 0), int(n), opts), rep)
 
@@ -130,6 +150,14 @@ def wire_rendering(side: ModelSide, page: Page):
         api_visibility="undocumented",
     )
     page.variation.click(side.new_seed, None, page.seed, **PRIVATE)
+
+    @safe
+    def show_word(word, state):
+        if not state or word not in state["maps"]:
+            return gr.skip()
+        return side.heatmap_overlay(state["photo"], state["maps"][word])
+
+    page.heat_word.change(show_word, [page.heat_word, page.heat_state], page.heat_image, **PRIVATE)
     return live
 
 

@@ -52,13 +52,20 @@ class Page:
     seen: gr.Image
     overlay: gr.Image
     instances: gr.Image
+    heat_state: gr.State
+    heat_word: gr.Radio
+    heat_image: gr.Image
+    heatmaps: gr.Checkbox
     report: gr.JSON
     files: gr.File
     batch: BatchPanel
 
     @property
     def render_outputs(self) -> list:
-        return [self.gallery, self.photo_note, self.seen, self.overlay, self.instances, self.report, self.files]
+        return [
+            self.gallery, self.photo_note, self.seen, self.overlay, self.instances, self.report, self.files,
+            self.heat_state, self.heat_word, self.heat_image,
+        ]  # fmt: skip
 
     @property
     def live_inputs(self) -> list:
@@ -67,7 +74,7 @@ class Page:
     @property
     def option_inputs(self) -> list:
         """The diffusion option controls, in the order of :func:`synth.ui.events.collect_options`."""
-        return [self.prompt, self.negative, self.steps, self.guidance, self.cond, self.fast, self.style]
+        return [self.prompt, self.negative, self.steps, self.guidance, self.cond, self.fast, self.style, self.heatmaps]
 
 
 def model_table(infos) -> str:
@@ -131,6 +138,14 @@ def _photo(info) -> dict:
         buttons=["download", "fullscreen"], preview=False, allow_preview=True,
     )  # fmt: skip
     c["photo_note"] = gr.Markdown("", elem_id="photo-note")
+    c["heat_state"] = gr.State(None)
+    c["heat_word"] = gr.Radio(
+        [], label="Where each word of the prompt acted (word heat map over the photo)", visible=False,
+        elem_id="heat-word",
+    )  # fmt: skip
+    c["heat_image"] = gr.Image(
+        label="Word heat map", format="png", type="numpy", interactive=False, visible=False, elem_id="heat-image"
+    )
     with gr.Row(equal_height=True):
         c["seed"] = gr.Number(value=0, precision=0, label="Seed", minimum=0, elem_id="seed", min_width=90)
         c["num_images"] = gr.Slider(1, 4, value=1, step=1, label="Images", elem_id="num-images", min_width=120)
@@ -145,6 +160,7 @@ def _photo(info) -> dict:
         with gr.Row():
             c["cond"] = gr.Slider(0, 2, value=1.0, step=0.05, label="Conditioning scale")
             c["fast"] = gr.Checkbox(value=False, label="Fast mode (LCM-LoRA, 4 steps)")
+            c["heatmaps"] = gr.Checkbox(value=True, label="Word heat maps (where each prompt word acted)")
         c["style"] = gr.Image(type="pil", label="Style reference photo (optional)", format="png", height=160)
     return c
 

@@ -69,6 +69,12 @@ class ModelSide(Protocol):
     def read_instances(self, path: str, shape: tuple[int, int]) -> np.ndarray:
         """An uploaded instance map for a label map of ``shape``."""
 
+    def layout_agreement(self, heatmaps: dict, ids: np.ndarray, model: str) -> dict[str, float]:
+        """Per prompt word naming a class, the share of its heat map inside that class's paint."""
+
+    def heatmap_overlay(self, image, heatmap: np.ndarray) -> np.ndarray:
+        """The photo with one word's heat map over it."""
+
     def instance_colours(self, instance: np.ndarray) -> np.ndarray:
         """An instance map -> ``[H, W, 3]`` colours, one per object."""
 
