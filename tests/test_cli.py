@@ -73,7 +73,8 @@ def test_unknown_command():
     r = run("paint")
     assert r.returncode == 2
     assert one_line(r.stderr) == (
-        "daub: error: unknown command 'paint' (choose from labels, render, bench, train, eval, convert, serve)"
+        "daub: error: unknown command 'paint' (choose from labels, render, render-batch, render-video, bench, train, eval, convert, "
+        "serve)"
     )
     assert r.stdout == ""
 

@@ -19,7 +19,7 @@ INTRO = (
     "## Daub: paint a semantic map, get a photograph\n"
     "Pick a class, paint on the canvas; live models redraw the photo after every stroke. "
     "Keys: **1–9, 0** classes · **[ ]** brush size · **B F E** brush, fill, eraser · "
-    "**Ctrl+Z / Ctrl+Shift+Z** undo, redo."
+    "**O** objects mode · **Ctrl+Z / Ctrl+Shift+Z** undo, redo."
 )
 
 
