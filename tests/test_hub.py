@@ -26,10 +26,16 @@ def listening() -> socket.socket:
     return server
 
 
-def test_reachable_when_the_host_accepts_and_not_when_it_refuses(fresh):
+def hub_here(fresh) -> socket.socket:
+    """A listening local socket that the Hub's address points at (close it to make the Hub unreachable)."""
     server = listening()
     port = server.getsockname()[1]
     fresh.setattr(hub, "endpoint", lambda: f"http://127.0.0.1:{port}")
+    return server
+
+
+def test_reachable_when_the_host_accepts_and_not_when_it_refuses(fresh):
+    server = hub_here(fresh)
     assert hub.reachable()
     server.close()
     fresh.setattr(hub, "_REACH", {})
@@ -39,9 +45,7 @@ def test_reachable_when_the_host_accepts_and_not_when_it_refuses(fresh):
 
 
 def test_the_answer_is_remembered(fresh):
-    server = listening()
-    port = server.getsockname()[1]
-    fresh.setattr(hub, "endpoint", lambda: f"http://127.0.0.1:{port}")
+    server = hub_here(fresh)
     assert hub.reachable()
     server.close()
     assert hub.reachable()  # within REACH_TTL: no new probe
