@@ -378,6 +378,30 @@ def test_style_image_feeds_a_second_controlnet(style_gen, ids, photo):
     assert np.array_equal(arr(style_gen(ids, seed=0, steps=STEPS, style_image=photo, style_scale=0.0)), arr(plain))
 
 
+def test_the_style_controlnet_acts_on_the_conditional_side_only(style_gen, ids, photo):
+    """As the shuffle ControlNet's card asks: with guidance its residuals are zero for the unconditional half
+    of the batch (first in diffusers) and kept for the conditional half; the seg ControlNet keeps both."""
+    seg_net, shuffle_net = style_gen.style_pipe.controlnet.nets
+    seen = {"seg": [], "shuffle": []}
+    hooks = [
+        net.register_forward_hook(lambda m, a, out, k=k: seen[k].append(out[1].detach().clone()))
+        for k, net in (("seg", seg_net), ("shuffle", shuffle_net))
+    ]  # registered after Daub's own hook: they see its output
+    try:
+        guided = style_gen(ids, seed=0, steps=STEPS, style_image=photo, guidance_scale=7.5)
+        mids = dict(seen)
+        seen.update(seg=[], shuffle=[])
+        style_gen(ids, seed=0, steps=STEPS, style_image=photo, guidance_scale=1.0)  # no guidance: one side
+    finally:
+        for h in hooks:
+            h.remove()
+    shuffle, seg = mids["shuffle"][0], mids["seg"][0]
+    assert shuffle.shape[0] == 2 and shuffle[0].abs().max() == 0 and shuffle[1].abs().max() > 0
+    assert seg[0].abs().max() > 0 and seg[1].abs().max() > 0
+    assert seen["shuffle"][0].shape[0] == 1 and seen["shuffle"][0].abs().max() > 0
+    assert guided.size == (64, 64)
+
+
 def test_style_batches_reshuffle_per_seed(style_gen, ids, photo):
     imgs = style_gen.generate(ids, seed=10, num_images=2, steps=STEPS, style_image=photo)
     single = style_gen(ids, seed=11, steps=STEPS, style_image=photo)

@@ -517,6 +517,28 @@ def _word_maps(recorder, tokenizer, prompt: str, nsfw) -> list[dict[str, np.ndar
 TILE_ABOVE = 1024 * 1024
 
 
+def conditional_side_only(net, pipe):
+    """Make ControlNet ``net`` (the shuffle one) act on the conditional side of classifier-free guidance
+    only, as its model card asks. diffusers takes guess mode (which does that) from the *first* ControlNet
+    of a pipeline for all of them, and the seg ControlNet needs both sides; so a forward hook zeroes this
+    net's residuals for the unconditional half of the batch (diffusers puts it first) whenever ``pipe``
+    runs with guidance. Returns the hook's handle."""
+
+    import torch
+
+    def hook(module, args, output):
+        if not getattr(pipe, "do_classifier_free_guidance", False):
+            return output
+        named = hasattr(output, "mid_block_res_sample")  # a ControlNetOutput (return_dict=True) or a tuple
+        down, mid = (output.down_block_res_samples, output.mid_block_res_sample) if named else output
+        keep = torch.ones(mid.shape[0], 1, 1, 1, dtype=mid.dtype, device=mid.device)
+        keep[: mid.shape[0] // 2] = 0
+        down, mid = tuple(d * keep for d in down), mid * keep
+        return type(output)(down_block_res_samples=down, mid_block_res_sample=mid) if named else (down, mid)
+
+    return net.register_forward_hook(hook)
+
+
 def _vae_memory(vae, tiles: bool, slices: bool) -> None:
     """Bound the VAE decode's memory: tiles for large images (seams blended), one image at a time for batches."""
     for on, name in ((tiles, "tiling"), (slices, "slicing")):
@@ -607,6 +629,7 @@ def load_controlnet_seg(
         style_pipe = StableDiffusionControlNetPipeline(
             **components, requires_safety_checker=bool(pipe.config.get("requires_safety_checker", False))
         )
+        conditional_side_only(shuffle, style_pipe)
     if not offload:
         pipe.to(device)  # moves the modules the style pipeline shares, and the shuffle ControlNet below
         if style_pipe is not None:
