@@ -406,12 +406,12 @@ class Studio:
         paths = []
         for k, img in enumerate(result.images):
             p = folder / (f"{stem}.png" if len(result.images) == 1 else f"{stem}-{k}.png")
-            img.save(p, format="PNG")
+            img.save(p, format="PNG", compress_level=1)  # 4x faster than the default; a live stroke waits on it
             paths.append(str(p))
         index = folder / f"{stem}-labels-index.png"
         write_index_png(result.ids, index, pal)
         colour = folder / f"{stem}-labels-colour.png"
-        Image.fromarray(pal.to_colors(result.ids)).save(colour, format="PNG")
+        Image.fromarray(pal.to_colors(result.ids)).save(colour, format="PNG", compress_level=1)
         result.files = paths + [str(index), str(colour)]
         if result.instance is not None:
             instances = folder / f"{stem}-labels-instances.png"

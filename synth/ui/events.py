@@ -8,11 +8,12 @@ on the Render button, with a progress bar per step when the backend reports step
 from __future__ import annotations
 
 import gradio as gr
+from PIL import Image
 
 from synth.ui.layout import Page, example_pictures, model_note
 from synth.ui.painter import objects, picture, value_for
 from synth.ui.protocol import ModelSide
-from synth.ui.widgets import safe, upload_path
+from synth.ui.widgets import png_in_cache, safe, upload_path
 
 #: Events that only change the page (no API endpoint, no loading overlay over the painter).
 PRIVATE = dict(api_visibility="private", show_progress="hidden")
@@ -105,12 +106,15 @@ def render_outputs(side: ModelSide, result, report: dict) -> tuple:
         seconds=result.seconds,
         output_size=[result.images[0].width, result.images[0].height],
     )
-    seen = side.colours(result.ids, result.model)
-    overlay = side.overlay(result.images[0], result.ids, result.model)
+    # pictures go out as fast PNGs: the exported photos themselves, the rest written once at zlib level 1
+    # (gradio would encode each again at level 6: ~30 ms of every live stroke)
+    photos = files[: len(result.images)]
+    seen = png_in_cache(Image.fromarray(side.colours(result.ids, result.model)), "seen")
+    overlay = png_in_cache(side.overlay(result.images[0], result.ids, result.model), "overlay")
     inst = getattr(result, "instance", None)
-    view = None if inst is None else side.instance_colours(inst)
+    view = None if inst is None else png_in_cache(Image.fromarray(side.instance_colours(inst)), "objects")
     heat = heat_outputs(side, result, report)
-    return (result.images, photo_note(result), seen, overlay, view, report, files, *heat)
+    return (photos, photo_note(result), seen, overlay, view, report, files, *heat)
 
 
 def wire_rendering(side: ModelSide, page: Page):
