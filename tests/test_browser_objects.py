@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pytest
 from PIL import Image
-from test_browser import ARGS, CHROMIUM, screen, shot, switch_model, sync_api
+from test_browser import ARGS, CHROMIUM, open_details, screen, shot, switch_model, sync_api
 
 import synth
 from synth.generators import Backend, BaseGenerator, SizeRule, register, unregister
@@ -103,6 +103,15 @@ def page(fakes):
     assert not errors, errors
 
 
+def wait_for_palette(page, first: str) -> None:
+    """Wait until the painter shows the new model's classes (its first class is called ``first``)."""
+    page.wait_for_function(
+        "n => { const e = document.querySelector('#painter .dp-sw[data-class-id=\"0\"] .dp-name');"
+        " return !!e && e.textContent === n; }",
+        arg=first,
+    )
+
+
 def stroke_down(page, x: float, y0: float, y1: float) -> None:
     """A vertical mouse stroke along picture column ``x``."""
     page.mouse.move(*screen(page, x, y0))
@@ -114,7 +123,7 @@ def stroke_down(page, x: float, y0: float, y1: float) -> None:
 def test_objects_mode_makes_two_people_out_of_two_strokes_side_by_side(page, fakes):
     objects, _ = fakes
     switch_model(page, "fake-objects")
-    page.wait_for_function("() => daubPainter.ids().length === 256 * 192")
+    wait_for_palette(page, "person")
     box = page.locator("#painter .dp-search")
     box.fill("person")
     box.press("Enter")
@@ -141,7 +150,7 @@ def test_objects_mode_makes_two_people_out_of_two_strokes_side_by_side(page, fak
     assert left != right and min(left, right) >= 256
     painted = np.asarray(page.evaluate("Array.from(daubPainter.objects())")).reshape(192, 256)
     assert set(np.unique(painted[person])) == {1, 2}
-    page.click("#details > button.label-wrap")
+    open_details(page)
     page.locator("#instances img").wait_for(state="visible")
     shot(page, "objects_mode.png")
     page.keyboard.press("o")  # off again: new strokes are not new objects
@@ -150,6 +159,7 @@ def test_objects_mode_makes_two_people_out_of_two_strokes_side_by_side(page, fak
 
 def test_a_render_with_a_prompt_shows_where_each_word_acted(page, fakes):
     switch_model(page, "fake-words")
+    wait_for_palette(page, "wall")  # ADE20K's first class
     page.click("#render")  # no prompt yet: fake-words makes no maps, the word picker stays hidden
     page.wait_for_timeout(500)
     page.get_by_text("Diffusion options").click()
@@ -166,5 +176,6 @@ def test_a_render_with_a_prompt_shows_where_each_word_acted(page, fakes):
         "s => { const i = document.querySelector('#heat-image img'); return i && i.src !== s; }", arg=first
     )
     shot(page, "word_heatmap.png")
+    open_details(page)
     report = page.locator("#report").inner_text()
     assert "layout_agreement" in report
