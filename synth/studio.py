@@ -8,7 +8,6 @@ between them as ``[H, W]`` id arrays; pictures as RGB(A) arrays or PIL images.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import random
 import shutil
@@ -16,7 +15,6 @@ import tempfile
 import threading
 import time
 import weakref
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,9 +24,8 @@ from PIL import Image
 
 from palettes import Palette
 from palettes import load as load_palette
-from synth import batch, generators, labelmaps, uploads, zerogpu
+from synth import generators, labelmaps, zerogpu
 from synth.labels import open_image, read_instance_map, resize_labels, to_labels, write_index_png, write_instance_png
-from synth.video import require_av, write_video
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 #: Canvas sides are multiples of this (every backend's multiple divides it).
@@ -77,28 +74,6 @@ class RenderResult:
         first = np.asarray(self.images[0].convert("RGB"), np.float32)
         rest = [np.abs(np.asarray(im.convert("RGB"), np.float32) - first).mean() for im in self.images[1:]]
         return float(np.mean(rest))
-
-
-@dataclass
-class BatchResult:
-    """A web batch: the zip of photos (and ``manifest.jsonl``), the video (or ``None``), a summary."""
-
-    zip: str
-    video: str | None
-    summary: dict
-
-
-class _StudioGenerator:
-    """A loaded backend as :class:`synth.batch.Renderer` sees it, rendering through :meth:`Studio.render`
-    (its per-model locks; ZeroGPU's ``spaces.GPU`` for non-live backends)."""
-
-    def __init__(self, studio: Studio, model: str):
-        gen = studio.generator(model)
-        self.studio, self.name, self.palette = studio, generators.get(model).name, gen.palette
-        self.options = tuple(getattr(gen, "options", ()))
-
-    def generate(self, ids, seed: int | None = 0, num_images: int = 1, **options) -> list[Image.Image]:
-        return self.studio.render(ids, self.name, seed, num_images, options).images
 
 
 class Studio:
@@ -427,49 +402,12 @@ class Studio:
         video: bool = False,
         fps: float = 12.0,
         callback: Callable[[int, int], None] | None = None,
-    ) -> BatchResult:
-        """Uploaded label maps (PNGs and ``.zip`` files of PNGs, see :func:`synth.uploads.unpack`) -> a zip of
-        photos with ``seed`` (same relative paths) and ``manifest.jsonl``; bad maps are reported and skipped.
+    ):
+        """Uploaded label maps (PNGs and zips of them) -> a zip of photos, an optional MP4 and a summary; see
+        :func:`synth.studio_batch.render_batch`."""
+        from synth.studio_batch import render_batch
 
-        ``video``: also an MP4 of the photos in the maps' name order (all maps one size; every frame has the
-        same seed, as ``daub render-video``). ``callback(done, total)`` after each map.
-        """
-        from synth.generators.base import MAX_SEED
-
-        if not 0 <= int(seed) <= MAX_SEED:
-            raise ValueError(f"seed must be in 0..{MAX_SEED}, got {seed}")
-        if video:
-            require_av()  # PyAV missing: said before rendering, not after
-        gen = _StudioGenerator(self, model)  # unavailable: refused before unpacking anything
-        folder = self._new_folder("batch-")
-        maps, photos = folder / "maps", folder / "photos"
-        try:
-            uploads.unpack(paths, maps)
-            tasks = batch.plan(maps, photos, [int(seed)])
-            if not tasks:
-                raise ValueError("no label maps (.png) in the uploads")
-            if video:
-                _one_size(tasks)
-        except ValueError:
-            shutil.rmtree(folder, ignore_errors=True)
-            raise
-        done = batch.render_local(tasks, photos, batch.Settings(gen.name), quiet=True, gen=gen, on_task=callback)
-        hide = f"{maps}{os.sep}"
-        summary = {"model": gen.name, "seed": int(seed), **done.to_dict()}
-        summary.pop("skipped")
-        summary["errors"] = [e.replace(hide, "") for e in done.errors]
-        stem = f"{gen.name}-seed{int(seed)}"
-        archive = _zip_photos(photos, hide, folder / f"{stem}-photos.zip")
-        film = None
-        if video and done.failed:
-            summary["video"] = f"not made: {done.failed} of {done.total} maps failed"
-        elif video:
-            film = folder / f"{stem}.mp4"
-            write_video([_rgb(t.output) for t in tasks], film, fps)
-            summary["video"] = f"{len(tasks)} frames at {fps:g} fps"
-        shutil.rmtree(maps, ignore_errors=True)
-        shutil.rmtree(photos, ignore_errors=True)
-        return BatchResult(str(archive), str(film) if film else None, summary)
+        return render_batch(self, paths, model, seed, video, fps, callback)
 
     def save_index(self, ids: np.ndarray, palette: str, name: str = "labels") -> str:
         """Write ids as an index PNG in a fresh folder; returns the path."""
@@ -511,41 +449,6 @@ class Studio:
 _OURS = ("render-", "labels-", "batch-")
 
 
-def _one_size(tasks: list[batch.Task]) -> None:
-    """A video needs maps of one size: a one-line ``ValueError`` naming the sizes otherwise (unreadable maps
-    are left to the batch, which reports them)."""
-    sizes = set()
-    for task in tasks:
-        try:
-            with Image.open(task.input) as img:
-                sizes.add(img.size)
-        except (OSError, ValueError):
-            continue
-    if len(sizes) > 1:
-        named = ", ".join(f"{w}x{h}" for w, h in sorted(sizes)[:4])
-        raise ValueError(f"a video needs label maps of one size; these differ: {named}")
-
-
-def _rgb(path: str) -> Image.Image:
-    with Image.open(path) as img:
-        return img.convert("RGB")
-
-
-def _zip_photos(photos: Path, hide: str, path: Path) -> Path:
-    """The photos under ``photos`` and their manifest (outputs relative, server paths cut) as one zip."""
-    rows = batch.Manifest(photos).rows()
-    with zipfile.ZipFile(path, "w") as zf:
-        for row in rows:
-            if "output" in row:
-                row["output"] = Path(row["output"]).relative_to(photos).as_posix()
-                zf.write(photos / row["output"], row["output"], compress_type=zipfile.ZIP_STORED)
-            if "error" in row:
-                row["error"] = row["error"].replace(hide, "")
-        lines = "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows)
-        zf.writestr(batch.MANIFEST, lines, compress_type=zipfile.ZIP_DEFLATED)
-    return path
-
-
 def _created_ns(entry: os.DirEntry) -> int:
     """A folder's creation time from its name (``render-<ns hex>-…``), else its modification time (0: gone)."""
     stamp = entry.name.split("-")[1] if entry.name.count("-") >= 2 else ""
@@ -563,4 +466,4 @@ def _remove_own_folder(path: str, pid: int) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
-__all__ = ["KEEP_FOLDERS", "BatchResult", "ModelInfo", "RenderResult", "Studio"]
+__all__ = ["KEEP_FOLDERS", "ModelInfo", "RenderResult", "Studio"]
