@@ -24,7 +24,7 @@ from PIL import Image
 
 from palettes import Palette
 from palettes import load as load_palette
-from synth import generators, labelmaps, zerogpu
+from synth import generators, labelmaps, studio_batch, zerogpu
 from synth.labels import open_image, read_instance_map, resize_labels, to_labels, write_index_png, write_instance_png
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
@@ -394,20 +394,8 @@ class Studio:
             result.files.append(str(instances))
         return result.files
 
-    def render_batch(
-        self,
-        paths: list[str],
-        model: str,
-        seed: int = 0,
-        video: bool = False,
-        fps: float = 12.0,
-        callback: Callable[[int, int], None] | None = None,
-    ):
-        """Uploaded label maps (PNGs and zips of them) -> a zip of photos, an optional MP4 and a summary; see
-        :func:`synth.studio_batch.render_batch`."""
-        from synth.studio_batch import render_batch
-
-        return render_batch(self, paths, model, seed, video, fps, callback)
+    #: Uploaded label maps (PNGs, zips of them) -> a zip of photos, an optional MP4 and a summary.
+    render_batch = studio_batch.render_batch
 
     def save_index(self, ids: np.ndarray, palette: str, name: str = "labels") -> str:
         """Write ids as an index PNG in a fresh folder; returns the path."""
