@@ -8,6 +8,7 @@ between them as ``[H, W]`` id arrays; pictures as RGB(A) arrays or PIL images.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import random
 import shutil
@@ -309,7 +310,7 @@ class Studio:
         record = generators.get(model)
         model = record.name
         seed = self.new_seed() if seed is None else int(seed)
-        if self.takes_instances(model) and opts.get("instance") is None:  # default: one object per part
+        if opts.get("instance") is None and _uses_instances(gen):  # default: one object per part
             opts["instance"] = labelmaps.default_instances(ids, gen.palette)
         on_gpu = self.zero_gpu and not record.live
         # a step callback cannot cross ZeroGPU's pickling into its worker: there the worker reports each
@@ -335,8 +336,7 @@ class Studio:
 
     def takes_instances(self, model: str) -> bool:
         """Whether backend ``model`` uses instance maps (``spade-coco``, ``spade-cityscapes``); others ignore them."""
-        gen = self.generator(model)
-        return "instance" in getattr(gen, "options", ()) and bool(getattr(gen, "use_instance", True))
+        return _uses_instances(self.generator(model))
 
     def instances(self, ids: np.ndarray, model: str, objects: np.ndarray | None = None) -> np.ndarray | None:
         """The instance map for ``ids`` (:func:`synth.labelmaps.default_instances`: painted ``objects``, else
@@ -358,7 +358,8 @@ class Studio:
         """Per prompt word naming a class, the share of its heat map inside that class's paint."""
         from synth.generators.heatmaps import layout_agreement
 
-        return {w: round(v, 3) for w, v in layout_agreement(heatmaps, ids, self.palette(model)).items() if v == v}
+        shares = layout_agreement(heatmaps, ids, self.palette(model))
+        return {w: round(v, 3) for w, v in shares.items() if not math.isnan(v)}  # NaN: a map without mass
 
     @staticmethod
     def heatmap_overlay(image, heatmap: np.ndarray) -> np.ndarray:
@@ -435,6 +436,11 @@ class Studio:
 
 
 _OURS = ("render-", "labels-", "batch-")
+
+
+def _uses_instances(gen) -> bool:
+    """Whether a loaded generator takes instance maps (the SPADE models trained with them)."""
+    return "instance" in getattr(gen, "options", ()) and bool(getattr(gen, "use_instance", True))
 
 
 def _created_ns(entry: os.DirEntry) -> int:
