@@ -14,12 +14,13 @@ for GPU backends), so the photos are byte-identical for the same seeds.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -114,16 +115,24 @@ def one_line(error: BaseException) -> str:
     return text[:300]
 
 
-def write_atomic(image, path: str | Path) -> None:
-    """Save ``image`` as PNG at ``path`` through a temporary name and a rename: never half a file."""
+@contextlib.contextmanager
+def written_whole(path: str | Path) -> Iterator[Path]:
+    """A hidden temporary path beside ``path`` (same suffix) to write to; renamed onto ``path`` when the
+    block ends, removed when it raises: never half a file at ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}{_TMP_MARK}")
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}-{threading.get_ident()}{_TMP_MARK}{path.suffix}")
     try:
-        image.save(tmp, format="PNG")
+        yield tmp
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def write_atomic(image, path: str | Path) -> None:
+    """Save ``image`` as PNG at ``path`` through :func:`written_whole`."""
+    with written_whole(path) as tmp:
+        image.save(tmp, format="PNG")
 
 
 class Manifest:
@@ -208,7 +217,7 @@ def prepare(tasks: list[Task], out: str | Path) -> list[Task]:
     """What is left to do in ``out``: leftovers of killed writes removed, finished photos skipped (and
     added to the manifest when a kill came between the photo and its line)."""
     out = Path(out)
-    for leftover in out.rglob(f".*{_TMP_MARK}") if out.exists() else ():
+    for leftover in out.rglob(f".*{_TMP_MARK}*") if out.exists() else ():
         leftover.unlink(missing_ok=True)
     manifest = Manifest(out)
     traced = {row.get("output") for row in manifest.rows()}
@@ -363,14 +372,11 @@ def run_batch(
     use_ray: bool = False,
     workers: int = 2,
     quiet: bool = False,
-    on_plan: Callable[[list[Task]], None] | None = None,
 ) -> Summary:
     """Plan the batch ``inp`` -> ``out`` and render it here or on Ray (``use_ray``)."""
     tasks = plan(inp, out, list(seeds))
     if not tasks:
         raise ValueError(f"IN: no label maps ({', '.join(MAP_SUFFIXES)}) under {inp}")
-    if on_plan is not None:
-        on_plan(tasks)
     Path(out).mkdir(parents=True, exist_ok=True)
     if use_ray:
         return render_ray(tasks, out, settings, ray_address, workers, quiet=quiet)
@@ -392,4 +398,5 @@ __all__ = [
     "render_ray",
     "run_batch",
     "write_atomic",
+    "written_whole",
 ]

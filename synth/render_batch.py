@@ -47,7 +47,6 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
-    args.instance = None
     if args.threads is not None and args.threads < 1:
         raise ValueError(f"--threads must be >= 1, got {args.threads}")
     options = {name: getattr(args, flag) for flag, name in RENDER_OPTIONS.items() if getattr(args, flag) is not None}

@@ -25,6 +25,7 @@ import numpy as np
 from PIL import Image, ImageSequence
 
 from palettes import Palette
+from synth.batch import written_whole
 
 #: Video containers read and written with PyAV; GIF and WebP go through Pillow.
 VIDEO_SUFFIXES = (".mp4", ".webm", ".mkv", ".mov", ".avi", ".m4v")
@@ -98,19 +99,15 @@ def write_video(frames: list[Image.Image], path: str | Path, fps: float = 12.0) 
         raise ValueError("no frames to write")
     if not fps > 0:
         raise ValueError(f"--fps must be > 0, got {fps}")
-    tmp = path.with_name(f".{path.stem}.partial{suffix}")
-    try:
+    if suffix not in PILLOW_ANIMATIONS + VIDEO_SUFFIXES:
+        raise ValueError(f"OUT must end in one of {', '.join(VIDEO_SUFFIXES + PILLOW_ANIMATIONS)}")
+    with written_whole(path) as tmp:
         if suffix in PILLOW_ANIMATIONS:
             rgb = [f.convert("RGB") for f in frames]
             extra = {"lossless": True} if suffix == ".webp" else {}
             rgb[0].save(tmp, save_all=True, append_images=rgb[1:], duration=round(1000 / fps), loop=0, **extra)
-        elif suffix in VIDEO_SUFFIXES:
-            _encode(frames, tmp, fps)
         else:
-            raise ValueError(f"OUT must end in one of {', '.join(VIDEO_SUFFIXES + PILLOW_ANIMATIONS)}")
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
+            _encode(frames, tmp, fps)
 
 
 def _encode(frames: list[Image.Image], path: Path, fps: float) -> None:
