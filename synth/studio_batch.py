@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from PIL import Image
 
 from synth import batch, generators, uploads
+from synth.generators.base import check_seed
 from synth.video import require_av, write_video
 
 if TYPE_CHECKING:
@@ -62,10 +63,7 @@ def render_batch(
     ``video``: also an MP4 of the photos in the maps' name order (all maps one size; every frame has the
     same seed, as ``daub render-video``). ``callback(done, total)`` after each map.
     """
-    from synth.generators.base import MAX_SEED
-
-    if not 0 <= int(seed) <= MAX_SEED:
-        raise ValueError(f"seed must be in 0..{MAX_SEED}, got {seed}")
+    seed = check_seed(int(seed))  # whole numbers as before (the page sends ints)
     if video:
         require_av()  # PyAV missing: said before rendering, not after
     gen = _StudioGenerator(studio, model)  # unavailable: refused before unpacking anything
@@ -73,7 +71,7 @@ def render_batch(
     maps, photos = folder / "maps", folder / "photos"
     try:
         uploads.unpack(paths, maps)
-        tasks = batch.plan(maps, photos, [int(seed)])
+        tasks = batch.plan(maps, photos, [seed])
         if not tasks:
             raise ValueError("no label maps (.png) in the uploads")
         if video:
@@ -83,10 +81,10 @@ def render_batch(
         raise
     done = batch.render_local(tasks, photos, batch.Settings(gen.name), quiet=True, gen=gen, on_task=callback)
     hide = f"{maps}{os.sep}"
-    summary = {"model": gen.name, "seed": int(seed), **done.to_dict()}
+    summary = {"model": gen.name, "seed": seed, **done.to_dict()}
     summary.pop("skipped")
     summary["errors"] = [e.replace(hide, "") for e in done.errors]
-    stem = f"{gen.name}-seed{int(seed)}"
+    stem = f"{gen.name}-seed{seed}"
     archive = _zip_photos(photos, hide, folder / f"{stem}-photos.zip")
     film = None
     if video and done.failed:

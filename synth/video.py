@@ -173,11 +173,10 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str]) -> int:
     import synth
     from synth.generators import palette_of
-    from synth.generators.base import MAX_SEED
+    from synth.generators.base import check_seed
 
     args = parser().parse_args(argv)
-    if not 0 <= args.seed <= MAX_SEED:
-        raise ValueError(f"--seed must be in 0..{MAX_SEED}, got {args.seed}")
+    check_seed(args.seed, "--seed")
     out = Path(args.output)
     if out.suffix.lower() not in VIDEO_SUFFIXES + PILLOW_ANIMATIONS:
         raise ValueError(f"OUT must end in one of {', '.join(VIDEO_SUFFIXES + PILLOW_ANIMATIONS)}")

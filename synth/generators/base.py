@@ -106,6 +106,14 @@ def pick_device(device=None, dtype=None):
     return device, dtype
 
 
+def check_seed(seed, name: str = "seed") -> int:
+    """``seed`` as an int in ``0..MAX_SEED``; a one-line ``ValueError`` naming ``name`` otherwise (bools,
+    floats and strings included)."""
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"{name} must be an integer in 0..{MAX_SEED}, got {str(seed)[:40]!r}")
+    return int(seed)
+
+
 class BaseGenerator:
     """Shared behaviour: input checks, size snapping, seeds, ``__call__`` -> ``generate``.
 
@@ -138,9 +146,7 @@ class BaseGenerator:
         ids = self.check_inputs(ids, size=size, num_images=num_images, options=options)
         if seed is None:
             seed = int(np.random.default_rng().integers(0, 2**31 - 1))
-        if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not 0 <= seed <= MAX_SEED:
-            raise ValueError(f"seed must be an integer in 0..{MAX_SEED}, got {str(seed)[:40]!r}")
-        seeds = [(int(seed) + k) % (MAX_SEED + 1) for k in range(int(num_images))]
+        seeds = [(check_seed(seed) + k) % (MAX_SEED + 1) for k in range(int(num_images))]
         return self._generate(ids, seeds, **options)
 
     def check_inputs(self, ids, size=None, num_images: int = 1, options: dict | None = None) -> np.ndarray:
