@@ -627,13 +627,19 @@ def to_colors(ids, palette: Palette | str, *, trained: bool = False) -> np.ndarr
 # index PNG files
 
 
+def _sixteen_bit(values, what: str, plural: str) -> np.ndarray:
+    """``values`` as an ``[H, W]`` integer array a PNG can hold (0..65535); one-line errors naming ``what``."""
+    arr = np.asarray(values)
+    if arr.ndim != 2 or not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(f"expected an [H, W] integer {what}, got {arr.dtype} {arr.shape}")
+    if arr.size and (arr.min() < 0 or arr.max() > 65535):
+        raise ValueError(f"{plural} must lie in 0..65535")
+    return arr
+
+
 def write_index_png(ids: np.ndarray, path_or_file, palette: Palette | str | None = None) -> None:
     """Write ids as a PNG: 8-bit palette PNG (with the paint colours) when every id < 256, else 16-bit."""
-    ids = np.asarray(ids)
-    if ids.ndim != 2 or not np.issubdtype(ids.dtype, np.integer):
-        raise ValueError(f"expected an [H, W] integer id map, got {ids.dtype} {ids.shape}")
-    if ids.size and (ids.min() < 0 or ids.max() > 65535):
-        raise ValueError("ids must lie in 0..65535")
+    ids = _sixteen_bit(ids, "id map", "ids")
     if ids.size and ids.max() < 256:
         img = Image.fromarray(ids.astype(np.uint8), mode="P")
         if palette is not None:
@@ -671,11 +677,7 @@ THING_BASE = 256
 
 def write_instance_png(instance: np.ndarray, path_or_file) -> None:
     """Write an instance map (integers in 0..65535) as a 16-bit greyscale PNG (:func:`read_instance_map` reads it)."""
-    inst = np.asarray(instance)
-    if inst.ndim != 2 or not np.issubdtype(inst.dtype, np.integer):
-        raise ValueError(f"expected an [H, W] integer instance map, got {inst.dtype} {inst.shape}")
-    if inst.size and (inst.min() < 0 or inst.max() > 65535):
-        raise ValueError("instance ids must lie in 0..65535")
+    inst = _sixteen_bit(instance, "instance map", "instance ids")
     Image.fromarray(inst.astype(np.uint16)).save(path_or_file, format="PNG")
 
 

@@ -239,7 +239,7 @@ def _base(name: str) -> str:
 def word_classes(word: str, palette: Palette | str) -> list[int]:
     """Ids of the classes ``word`` names in ``palette``: an exact (suffix-free) class name, plus
     :data:`SYNONYMS`; a plural ("trees", "bushes", "skies") is tried as its singular when it names none."""
-    pal = load_palette(palette) if isinstance(palette, str) else palette
+    pal = load_palette(palette)
     bases = [_base(n) for n in pal.names]
     w = word.strip().lower()
     candidates = [w]
@@ -264,7 +264,7 @@ def layout_agreement(heatmaps: dict[str, np.ndarray], ids, palette: Palette | st
     A map spread evenly would score the class's share of the image, so compare against that. ``ids`` are
     resized (nearest) to the maps' size when they differ; don't-care pixels count as outside.
     """
-    pal = load_palette(palette) if isinstance(palette, str) else palette
+    pal = load_palette(palette)
     ids = np.asarray(ids)
     out: dict[str, float] = {}
     for word, m in heatmaps.items():
