@@ -708,6 +708,15 @@ def test_slow_backend_renders_on_button_with_prompt_and_progress(open_page, fake
     page.locator("#render").wait_for(state="visible")
     page.wait_for_function("() => document.querySelector('#painter .dp-status').textContent === ''")
     assert (painted(page) == mine).all(), "same palette: the painting is kept"
+    # a stroke with a model that renders on the button: the report and the map it will see follow at
+    # once, the photo waits for Render
+    before = photo_srcs(page)
+    open_details(page)
+    pick_swatch(page, MOUNTAIN)
+    hline(page, 40, 10, 240)
+    mine = painted(page)
+    page.locator("#report").get_by_text('"mountain"').first.wait_for(timeout=30_000)
+    assert photo_srcs(page) == before
     if not page.locator("#prompt textarea").is_visible():
         page.get_by_text("Diffusion options").click()
     page.locator("#prompt textarea").fill("a lake at dawn")

@@ -123,9 +123,8 @@ def wire_rendering(side: ModelSide, page: Page):
     @safe
     def live(value, model, seed_value, n):
         ids, rep = side.labels(picture(value), model)
-        if not side.model(model).live:
-            seen = side.colours(ids, model)
-            return gr.skip(), gr.skip(), seen, gr.skip(), gr.skip(), rep, gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        if not side.model(model).live:  # only the map the model will see and the report; the rest stays
+            return {page.seen: side.colours(ids, model), page.report: rep}
         opts = with_objects(side, value, ids, model, rep)
         return render_outputs(side, side.render(ids, model, int(seed_value or 0), int(n), opts), rep)
 
