@@ -334,6 +334,14 @@ class Studio:
             images, seen, model, seed, seconds, instance=opts.get("instance"), heatmaps=maps if any(maps) else None
         )
 
+    def redraws(self, model: str) -> bool:
+        """Whether backend ``model`` re-draws one class's region with its own seed (``region_seeds``:
+        the v2 embedded models); ``False`` for the others and for models not available here."""
+        if not self.model(model).ready:
+            return False
+        gen = self.generator(model)
+        return "region_seeds" in getattr(gen, "options", ()) and bool(getattr(gen, "regions", False))
+
     def takes_instances(self, model: str) -> bool:
         """Whether backend ``model`` uses instance maps (``spade-coco``, ``spade-cityscapes``); others ignore them."""
         return _uses_instances(self.generator(model))

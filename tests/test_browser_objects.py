@@ -1,9 +1,11 @@
-"""Objects and words in a real browser (headless Chromium, Playwright): the painter's objects mode makes two
-people out of two strokes side by side, and a render with a prompt shows where each word acted.
+"""Objects, words and regions in a real browser (headless Chromium, Playwright): the painter's objects mode
+makes two people out of two strokes side by side, a render with a prompt shows where each word acted, and
+Re-draw gives one class a new look and keeps the rest of the photo.
 
 Two fake backends stand in, registered like any backend: ``fake-objects`` (live, COCO-Stuff palette, takes
 an instance map and records the one it receives) and ``fake-words`` (renders on the button, ADE20K palette,
-reports a heat map per prompt word: "lake" in the lower half, "sky" in the upper half).
+reports a heat map per prompt word: "lake" in the lower half, "sky" in the upper half). ``tiny-v2`` is a
+real v2 embedded generator (3D noise) with small random weights, live, landscape palette.
 """
 
 from __future__ import annotations
@@ -80,7 +82,21 @@ def fakes():
 
 
 @pytest.fixture(scope="module")
-def page(fakes):
+def tiny_v2_backend():
+    from test_recipe_v2 import tiny_v2
+
+    from synth.generators.embedded import EmbeddedGenerator
+
+    model = tiny_v2()
+    model.config.default_size = (256, 192)
+    gen = EmbeddedGenerator("landscape", model)
+    register(Backend("tiny-v2", lambda **_: gen, "landscape", "tiny random v2 model", (256, 192), live=True))
+    yield gen
+    unregister("tiny-v2")
+
+
+@pytest.fixture(scope="module")
+def page(fakes, tiny_v2_backend):
     from ui_app import launch
 
     from synth.app import build
@@ -179,3 +195,48 @@ def test_a_render_with_a_prompt_shows_where_each_word_acted(page, fakes):
     open_details(page)
     report = page.locator("#report").inner_text()
     assert "layout_agreement" in report
+
+
+def test_redraw_gives_one_class_a_new_look_and_keeps_the_rest(page):
+    from test_browser import fetch_image, photo_srcs, wait_photo_change
+
+    land = synth.palette("landscape")
+    tree = land.id_of("tree")
+    switch_model(page, "tiny-v2")
+    wait_for_palette(page, "sky")
+    page.locator("#region-row").wait_for(state="visible")
+    before = photo_srcs(page)
+    box = page.locator("#painter .dp-search")
+    box.fill("tree")
+    box.press("Enter")
+    page.evaluate(
+        "() => { const s = document.querySelector('#painter .dp-size'); s.value = 60; s.dispatchEvent(new Event('input')); }"
+    )
+    page.mouse.move(*screen(page, 10, 150))
+    page.mouse.down()
+    page.mouse.move(*screen(page, 246, 150), steps=12)
+    page.mouse.up()
+    painted = np.asarray(page.evaluate("Array.from(daubPainter.ids())")).reshape(192, 256)
+    is_tree = painted == tree
+    assert 0.2 < is_tree.mean() < 0.6
+    first = wait_photo_change(page, before, count=1)
+    page.wait_for_timeout(1500)  # the last stroke's render settles
+    first = photo_srcs(page)
+    base = fetch_image(first[0])
+    page.locator("#region-class input").click()
+    page.get_by_role("option", name="tree", exact=True).click()
+    page.click("#redraw")
+    redrawn = fetch_image(wait_photo_change(page, first, count=1)[0])
+    diff = np.abs(redrawn - base).mean(-1)
+    inside = diff[is_tree].mean()
+    far_sky = diff[:40].mean()  # sky well away from the tree's edge
+    assert inside > 5 and inside > 4 * far_sky, (inside, far_sky)
+    open_details(page)
+    page.wait_for_function("() => /region_seeds[^]*tree/.test(document.querySelector('#report').innerText)")
+    shot(page, "redraw_one_class.png")
+    # New variation: a new seed for the whole photo, the re-drawn class goes back with it
+    page.click("#variation")
+    wait_photo_change(page, photo_srcs(page), count=1)
+    page.wait_for_function("() => !document.querySelector('#report').innerText.includes('region_seeds')")
+    switch_model(page, "fake-objects")  # no 3D noise: the re-draw row goes
+    page.locator("#region-row").wait_for(state="hidden")

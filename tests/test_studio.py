@@ -352,3 +352,37 @@ def test_render_batch_refuses_unsafe_or_oversized_uploads_in_one_line(studio, tm
     twice = zip_of(tmp_path / "twice.zip", {good[0].name: good[0]})
     with pytest.raises(ValueError, match="two uploads are named 'frame00.png'"):
         studio.render_batch([str(good[0]), str(twice)], "landscape")
+
+
+def tiny_v1_facades():
+    """A random v1 (one style code per image) facades generator: it cannot re-draw one class."""
+    import torch
+
+    from synth.generators.embedded import DaubConfig, DaubGenerator, EmbeddedGenerator
+
+    torch.manual_seed(0)
+    cfg = DaubConfig(palette="facades", label_nc=12, z_dim=4, channels=(16, 8), hidden=(8, 8), head=8)
+    return EmbeddedGenerator("facades", DaubGenerator(cfg).eval())
+
+
+def test_redraw_one_class_only_on_3d_noise_models(tmp_path, fake_missing):
+    from test_recipe_v2 import tiny_v2
+
+    from synth.generators.embedded import EmbeddedGenerator
+    from synth.ui.events import with_regions
+
+    gens = {"landscape": EmbeddedGenerator("landscape", tiny_v2()), "facades": tiny_v1_facades()}
+    studio = Studio(loader=lambda name, **_: gens[name], segmenter=fake_segmenter, out_dir=str(tmp_path))
+    assert studio.redraws("landscape") and not studio.redraws("facades") and not studio.redraws(fake_missing)
+    report = {}
+    opts = with_regions(studio, {TREE: 7, 99: 1}, "landscape", report)  # 99: no such class, left out
+    assert opts == {"region_seeds": {TREE: 7}} and report["region_seeds"] == {"tree": 7}
+    assert with_regions(studio, {}, "landscape", {}) == {}
+    facades_report = {}
+    assert with_regions(studio, {1: 7}, "facades", facades_report) == {} and facades_report == {}
+    ids = np.full((48, 64), SKY, np.uint8)
+    ids[:, 32:] = TREE
+    base = np.asarray(studio.render(ids, "landscape", seed=3).images[0], np.float64)
+    redrawn = np.asarray(studio.render(ids, "landscape", seed=3, options=opts).images[0], np.float64)
+    diff = np.abs(redrawn - base).mean(-1)
+    assert diff[:, 40:].mean() > 3 * diff[:, :24].mean()  # the tree changed, the sky stayed

@@ -256,6 +256,11 @@ class EmbeddedGenerator(BaseGenerator):
     def device(self) -> torch.device:
         return self._device
 
+    @property
+    def regions(self) -> bool:
+        """Whether ``region_seeds`` works: 3D-noise (v2) models re-draw one class's region on its own."""
+        return bool(self.model.config.noise_3d)
+
     def style_code(self, seed: int, truncation: float = 1.0) -> torch.Tensor:
         """The style vector ``z`` a seed stands for (same on every machine)."""
         return seed_inputs(self.model, seed, 32, 32, truncation)[0]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import gradio as gr
 from PIL import Image
 
-from synth.ui.layout import Page, example_pictures, model_note
+from synth.ui.layout import Page, example_pictures, model_note, region_choices
 from synth.ui.painter import objects, picture, value_for
 from synth.ui.protocol import ModelSide
 from synth.ui.widgets import png_in_cache, safe, upload_path
@@ -81,6 +81,18 @@ def with_objects(side: ModelSide, value, ids, model: str, rep: dict) -> dict:
     return {}
 
 
+def with_regions(side: ModelSide, regions: dict | None, model: str, rep: dict) -> dict:
+    """The options that re-draw classes with their own seeds (``{class id: seed}`` from Re-draw), for models
+    that can; the report names them."""
+    if not regions or not side.redraws(model):
+        return {}
+    names = {c["id"]: c["name"] for c in side.palette_json(model)["classes"]}
+    seeds = {int(k): int(v) for k, v in regions.items() if int(k) in names}
+    if seeds:
+        rep["region_seeds"] = {names[k]: v for k, v in seeds.items()}
+    return {"region_seeds": seeds} if seeds else {}
+
+
 def heat_outputs(side: ModelSide, result, report: dict) -> tuple:
     """The word heat maps of a render's first image: state, word picker, overlay (hidden without maps);
     the layout agreement of words naming a class goes into the report."""
@@ -121,11 +133,11 @@ def wire_rendering(side: ModelSide, page: Page):
     """Live re-render on painter, seed and image-count changes; the Render button; New variation."""
 
     @safe
-    def live(value, model, seed_value, n):
+    def live(value, model, seed_value, n, regions=None):
         ids, rep = side.labels(picture(value), model)
         if not side.model(model).live:  # only the map the model will see and the report; the rest stays
             return {page.seen: side.colours(ids, model), page.report: rep}
-        opts = with_objects(side, value, ids, model, rep)
+        opts = {**with_objects(side, value, ids, model, rep), **with_regions(side, regions, model, rep)}
         return render_outputs(side, side.render(ids, model, int(seed_value or 0), int(n), opts), rep)
 
     @safe
@@ -152,7 +164,18 @@ def wire_rendering(side: ModelSide, page: Page):
         api_name="render_canvas",
         api_visibility="undocumented",
     )
-    page.variation.click(side.new_seed, None, page.seed, **PRIVATE)
+    # a new variation is a new picture: the classes re-drawn on their own go back to the photo's seed
+    page.variation.click(lambda: (side.new_seed(), {}), None, [page.seed, page.region_seeds], **PRIVATE)
+
+    @safe
+    def redraw(cls, regions):
+        if cls is None:
+            raise gr.Error("Pick the class to re-draw first.")
+        return {**(regions or {}), int(cls): side.new_seed()}
+
+    page.redraw.click(redraw, [page.region_class, page.region_seeds], page.region_seeds, **PRIVATE).success(
+        live, page.live_inputs, **live_settings(page)
+    )
 
     @safe
     def show_word(word, state):
@@ -194,10 +217,10 @@ def wire_model_switch(side: ModelSide, page: Page) -> None:
     def switch_model(new, old, value, saved):
         info = side.model(new)
         if new == old:
-            return (gr.skip(),) * 8
+            return (gr.skip(),) * 11
         if not info.ready:
             gr.Warning(f"{new} is not available here: {info.reason}")
-            return (old,) + (gr.skip(),) * 7
+            return (old,) + (gr.skip(),) * 10
         ids, _ = side.labels(picture(value), old)
         back = saved.get(new)
         if back is not None and back["to"] == old and (back["left_as"] == ids).all():
@@ -218,10 +241,13 @@ def wire_model_switch(side: ModelSide, page: Page) -> None:
             paths,
             gr.Accordion(visible=not info.live),
             gr.Button(visible=not info.live),
+            gr.Row(visible=side.redraws(new)),
+            gr.Dropdown(choices=(choices := region_choices(side, new)), value=choices[0][1] if choices else None),
+            {},
         )
 
     outputs = [page.model, page.model_state, page.painter, page.saved, page.examples, page.example_paths]
-    outputs += [page.diffusion, page.render_btn]
+    outputs += [page.diffusion, page.render_btn, page.region_row, page.region_class, page.region_seeds]
     page.model.change(switch_model, [page.model, page.model_state, page.painter, page.saved], outputs, **PRIVATE)
 
 

@@ -39,6 +39,10 @@ class Page:
     photo_note: gr.Markdown
     seed: gr.Number
     variation: gr.Button
+    region_row: gr.Row
+    region_class: gr.Dropdown
+    redraw: gr.Button
+    region_seeds: gr.State
     num_images: gr.Slider
     render_btn: gr.Button
     diffusion: gr.Accordion
@@ -69,7 +73,7 @@ class Page:
 
     @property
     def live_inputs(self) -> list:
-        return [self.painter, self.model_state, self.seed, self.num_images]
+        return [self.painter, self.model_state, self.seed, self.num_images, self.region_seeds]
 
     @property
     def option_inputs(self) -> list:
@@ -92,6 +96,11 @@ def model_note(info) -> str:
     """One line under the model menu: what the model is and how it renders."""
     how = "redraws live after every stroke" if info.live else "renders when you press Render"
     return f"{info.description}; {how}."
+
+
+def region_choices(side: ModelSide, model: str) -> list[tuple[str, int]]:
+    """The classes one can re-draw on their own, as ``(name, id)`` dropdown choices."""
+    return [(c["name"], c["id"]) for c in side.palette_json(model)["classes"]]
 
 
 def layout(side: ModelSide, model0: str) -> Page:
@@ -118,6 +127,7 @@ def layout(side: ModelSide, model0: str) -> Page:
                 )
         with gr.Column(scale=2, min_width=300):
             parts.update(_photo(info0))
+            parts.update(_regions(region_choices(side, model0), side.redraws(model0)))
             parts["examples"] = gr.Gallery(
                 value=example_pictures(side, model0, paths0), label="Examples (click one to start from it)",
                 columns=4, height=150, object_fit="contain", allow_preview=False, format="png",
@@ -163,6 +173,19 @@ def _photo(info) -> dict:
             c["heatmaps"] = gr.Checkbox(value=True, label="Word heat maps (where each prompt word acted)")
         c["style"] = gr.Image(type="pil", label="Style reference photo (optional)", format="png", height=160)
     return c
+
+
+def _regions(choices: list[tuple[str, int]], visible: bool) -> dict:
+    """Re-draw one class: a new seed for that class's region only, the rest of the photo kept (models
+    with 3D noise). The region seeds stay through strokes; New variation and a model switch clear them."""
+    r = {"region_seeds": gr.State({})}
+    with gr.Row(equal_height=True, visible=visible, elem_id="region-row") as r["region_row"]:
+        r["region_class"] = gr.Dropdown(
+            choices=choices, value=choices[0][1] if choices else None, label="Re-draw one class",
+            elem_id="region-class", min_width=140, scale=2,
+        )  # fmt: skip
+        r["redraw"] = gr.Button("Re-draw it", elem_id="redraw", min_width=90, scale=1)
+    return r
 
 
 def _details() -> dict:

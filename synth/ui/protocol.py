@@ -62,6 +62,9 @@ class ModelSide(Protocol):
     ) -> Any:
         """Images for ``ids``: a record with ``images, ids, model, seed, seconds``."""
 
+    def redraws(self, model: str) -> bool:
+        """Whether the backend re-draws one class's region with its own seed (option ``region_seeds``)."""
+
     def instances(self, ids: np.ndarray, model: str, objects: np.ndarray | None = None) -> np.ndarray | None:
         """The instance map the backend gets for ``ids`` (painted ``objects`` or the default), ``None``
         when the backend takes none."""
