@@ -10,6 +10,9 @@
 #          Every file is < 16 MiB; <palette>.safetensors + resume-D.safetensors are what --resume needs.
 # RESUME   optional: an OUT of an earlier job; its generators continue (total minutes add up), and its
 #          segmenters are kept (SEGMENTERS=0) or retrained from scratch (SEGMENTERS=1, the default).
+#          RESUME/<model>/ may hold resume-D.safetensors alone (what fits beside the repo in a 64 MiB
+#          carry): the generator is then the shipped one (SHIPPED/<palette>.safetensors, default
+#          synth/weights), used only when it comes from the same step of the same run.
 #
 # Needs only python3 with torch, numpy, pillow, safetensors, tqdm (no gradio): run from the repo root.
 set -uo pipefail
@@ -18,6 +21,7 @@ SEGMENTERS=${SEGMENTERS:-1}
 DEVICE=${DEVICE:-cuda}  # DEVICE=cpu for a dry run
 GEN_ARGS=${GEN_ARGS:-}  # extra `daub train` arguments for the generators (e.g. "--batch 2 --batch-full 2")
 SEG_ARGS=${SEG_ARGS:-}  # extra arguments for the segmenters
+SHIPPED=${SHIPPED:-synth/weights}  # the shipped generators (the partner of a lone resume-D)
 export PYTHONPATH=$PWD PYTHONUNBUFFERED=1
 WORK=${WORK:-runs/gpu}
 mkdir -p "$WORK" "$DEST"
@@ -32,11 +36,32 @@ if [ "$DEVICE" = cuda ]; then
     python3 -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name())" || exit 1
 fi
 
+same_step() {  # generator.safetensors resume-D.safetensors: true when both were saved at one step
+    python3 -c "import json, sys; from safetensors import safe_open
+g, d = (safe_open(f, 'pt').metadata() for f in sys.argv[1:])
+sys.exit(json.loads(g['info'])['steps'] != int(d['step']))" "$1" "$2"
+}
+
+resume_files() {  # model palette: put what --resume needs into WORK/<model>; false when there is none
+    local name=$1 pal=$2 src=$RESUME/$1 g
+    [ -n "$RESUME" ] && [ -f "$src/resume-D.safetensors" ] || return 1
+    g=$src/$pal.safetensors
+    if [ ! -f "$g" ]; then
+        g=$SHIPPED/$pal.safetensors
+        if ! same_step "$g" "$src/resume-D.safetensors"; then
+            echo "$name: $src has resume-D.safetensors only and $g is not from its step: starting afresh"
+            return 1
+        fi
+        echo "$name: resuming the shipped generator $g with $src/resume-D.safetensors"
+    fi
+    [ "$RESUME" -ef "$WORK" ] && return 0
+    cp "$src"/resume-*.safetensors "$WORK/$name/" && cp "$g" "$WORK/$name/$pal.safetensors"
+}
+
 train_generator() {  # model palette dataset
     local name=$1 pal=$2 ds=$3 total=$MIN resume=()
     mkdir -p "$WORK/$name"
-    if [ -n "$RESUME" ] && [ -f "$RESUME/$name/$pal.safetensors" ]; then
-        [ "$RESUME" -ef "$WORK" ] || cp "$RESUME/$name/"*.safetensors "$WORK/$name/"
+    if resume_files "$name" "$pal"; then
         total=$(python3 -c "import json,sys; from safetensors import safe_open
 m = safe_open(sys.argv[1], 'pt').metadata(); print(round(json.loads(m['elapsed']) / 60 + $MIN, 2))" \
             "$WORK/$name/resume-D.safetensors")

@@ -35,8 +35,9 @@ def make_dataset(root: Path, layout: tuple[str, str], classes: int, dontcare: in
             Image.fromarray(lab).save(root / split / layout[1] / f"{k}.png")
 
 
-def run_job(data: Path, dest: Path, resume: Path | None = None) -> subprocess.CompletedProcess:
+def run_job(data: Path, dest: Path, resume: Path | None = None, **extra: str) -> subprocess.CompletedProcess:
     env = {
+        **extra,
         **os.environ,
         "DEVICE": "cpu",
         "WORK": str(dest / "work"),
@@ -79,3 +80,20 @@ def test_gpu_job_writes_small_resumable_files(tmp_path):
     info = json.loads(meta["info"])
     assert info["steps"] > steps and info["minutes"] >= 0.1
     assert "resumed at step" in (tmp_path / "b/work/landscape/stdout.log").read_text()
+
+    # only resume-D travels (the generator is the shipped one): continued when the shipped file is from D's
+    # step, started afresh when it is not
+    lone = tmp_path / "lone" / "landscape"
+    lone.mkdir(parents=True)
+    (lone / "resume-D.safetensors").write_bytes((out / "landscape/resume-D.safetensors").read_bytes())
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    (shipped / "landscape.safetensors").write_bytes((out / "landscape/landscape.safetensors").read_bytes())
+    r = run_job(data, tmp_path / "c", resume=lone.parent, SEGMENTERS="0", SHIPPED=str(shipped))
+    assert r.returncode == 0 and "resuming the shipped generator" in r.stdout, r.stdout + r.stderr
+    assert "resumed at step" in (tmp_path / "c/work/landscape/stdout.log").read_text()
+    other = tmp_path / "b/out/landscape/landscape.safetensors"  # a later step of the run
+    (shipped / "landscape.safetensors").write_bytes(other.read_bytes())
+    r = run_job(data, tmp_path / "d", resume=lone.parent, SEGMENTERS="0", SHIPPED=str(shipped))
+    assert r.returncode == 0 and "starting afresh" in r.stdout, r.stdout + r.stderr
+    assert "resumed at step" not in (tmp_path / "d/work/landscape/stdout.log").read_text()
