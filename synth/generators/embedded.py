@@ -230,7 +230,8 @@ class EmbeddedGenerator(BaseGenerator):
     """A :class:`DaubGenerator` behind the :class:`~synth.generators.base.Generator` protocol.
 
     Options:
-        truncation: scale of the style code (0 = the mean image, 1 = full variety; default 1).
+        truncation: scale of the style code and of the pixel noise (0 = one image for every seed, 1 = full
+            variety; default 1).
         style: a ``[z_dim]`` style vector to use instead of the seed's (e.g. from a photo encoder).
         region_seeds: ``{class id: seed}`` - re-draw those classes' regions with their own seed (style
             code and pixel noise) and keep the rest of the image; 3D-noise (v2) models only.
@@ -317,11 +318,13 @@ class EmbeddedGenerator(BaseGenerator):
 
 
 def seed_inputs(model: DaubGenerator, seed: int, height: int, width: int, truncation: float = 1.0):
-    """What a seed stands for, the same on every machine: the style code ``z`` ``[z_dim]`` (scaled by
-    ``truncation``) and, for pixel-noise models, the noise maps ``[1, 1, h, w]`` for an image of that size."""
+    """What a seed stands for, the same on every machine: the style code ``z`` ``[z_dim]`` and, for
+    pixel-noise models, the noise maps ``[1, 1, h, w]`` for an image of that size; both scaled by
+    ``truncation`` (0: no seed left in the image, the same picture for every seed)."""
     g = torch.Generator().manual_seed(int(seed))
     z = torch.randn(model.config.z_dim, generator=g) * float(truncation)
-    return z, model.make_noise(1, height, width, generator=g)
+    noise = model.make_noise(1, height, width, generator=g)
+    return z, noise if float(truncation) == 1.0 else [m * float(truncation) for m in noise]
 
 
 def weights_path(name: str) -> Path:
