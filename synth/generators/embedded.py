@@ -116,7 +116,7 @@ class SPADEBlock(nn.Module):
         s = x if self.shortcut is None else self.shortcut(self.norm_s(x, seg))
         dx = self.conv_0(F.leaky_relu(self.norm_0(x, seg), 0.2))
         if self.noise_strength is not None:
-            dx = dx + self.noise_strength * noise.to(dx.dtype)
+            dx = dx + self.noise_strength.to(dx.dtype) * noise.to(dx.dtype)  # stays bf16 under autocast
         dx = self.conv_1(F.leaky_relu(self.norm_1(dx, seg), 0.2))
         return s + dx
 
@@ -168,17 +168,24 @@ class DaubGenerator(nn.Module):
         h, w = seg.shape[-2] >> n, seg.shape[-1] >> n
         if (h << n, w << n) != tuple(seg.shape[-2:]):
             raise ValueError(f"height and width must be multiples of {1 << n}, got {tuple(seg.shape[-2:])}")
-        if z.ndim == 2:
-            z = z[:, :, None, None].expand(-1, -1, *seg.shape[-2:])
-        elif not self.config.noise_3d:
+        if z.ndim != 2 and not self.config.noise_3d:
             raise ValueError("this model takes one style code per image ([B, z_dim]), not a noise map")
         z = z.to(seg.dtype)
-        cond = torch.cat([seg, z], 1) if self.config.noise_3d else seg
-        # Conditioning pyramid by exact subsampling (labels never blend), computed once per resolution.
-        pyramid = [cond]
-        for _ in range(n):
-            pyramid.append(pyramid[-1][..., ::2, ::2])
-        small = F.interpolate(torch.cat([seg, z], 1), size=(h, w), mode="area")  # class fractions + code
+
+        def code_at(k: int, size: tuple[int, int]) -> torch.Tensor:
+            """The code at 1/2^k: one code per image broadcast (a view, never materialised at full size),
+            a code map subsampled like the labels."""
+            return z[:, :, None, None].expand(-1, -1, *size) if z.ndim == 2 else z[..., :: 1 << k, :: 1 << k]
+
+        def cond_at(k: int) -> torch.Tensor:
+            """What the SPADE layers at 1/2^k see: the one-hot map subsampled exactly (labels never blend),
+            with the code beside it on 3D-noise models; made when its block runs (one level alive at a time)."""
+            s = seg[..., :: 1 << k, :: 1 << k]
+            return torch.cat([s, code_at(k, s.shape[-2:])], 1) if self.config.noise_3d else s
+
+        area = F.interpolate(seg, size=(h, w), mode="area")  # class fractions
+        code = code_at(0, (h, w)) if z.ndim == 2 else F.interpolate(z, size=(h, w), mode="area")
+        small = torch.cat([area, code], 1)
         if self.config.pixel_noise and noise is None:
             noise = self.make_noise(len(seg), *seg.shape[-2:], device=seg.device)
         noise = [m.to(seg.device) for m in noise] if self.config.pixel_noise else [None] * (n + 1)
@@ -186,15 +193,15 @@ class DaubGenerator(nn.Module):
         for i, block in enumerate(self.blocks):
             if i:
                 x = self._up(x)
-            x = block(x, pyramid[n - i], noise[i])
-        x = self._up(x)
-        x = self.full_0(torch.cat([x, seg.to(x.dtype)], 1))
+            x = block(x, cond_at(n - i), noise[i])
+        x = torch.cat([self._up(x), seg.to(x.dtype)], 1)  # the upsampled features go once concatenated
+        x = self.full_0(x)
         for k, conv in enumerate([None, *self.full_rest]):
             if conv is not None:
                 x = conv(x)
             if self.config.pixel_noise:
-                x = x + self.full_noise[k : k + 1] * noise[-1].to(x.dtype)
-            x = F.leaky_relu(x, 0.2)
+                x = x + self.full_noise[k : k + 1].to(x.dtype) * noise[-1].to(x.dtype)  # bf16: half the memory
+            x = F.leaky_relu(x, 0.2, inplace=not torch.is_grad_enabled())  # full size: no copy when rendering
         return torch.tanh(self.to_rgb(x))
 
 
