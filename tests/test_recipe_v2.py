@@ -98,9 +98,18 @@ def test_v2_weights_round_trip_and_backend_is_seed_deterministic(tmp_path):
     assert np.array_equal(np.array(batch[0]), a) and np.array_equal(np.array(batch[1]), c)
 
 
-def test_shipped_v1_weights_still_load_as_v1():
-    cfg = synth.load("landscape").model.config
-    assert not cfg.noise_3d and not cfg.pixel_noise and cfg.upsample == "nearest"
+def test_v1_weights_stay_loadable_beside_the_shipped_v2(tmp_path):
+    """landscape ships v2; v1 files (facades, and landscape v1 from git) load and render as v1."""
+    assert synth.load("landscape").model.config.noise_3d  # v2: 3D noise, pixel noise, reflection padding
+    assert not synth.load("facades").model.config.noise_3d
+    torch.manual_seed(0)
+    v1 = DaubGenerator(DaubConfig(label_nc=9, z_dim=8, channels=(16, 8), hidden=(8, 8), head=8, default_size=(64, 48)))
+    save_weights(v1, tmp_path / "landscape-v1.safetensors")
+    gen = synth.load("landscape", weights=tmp_path / "landscape-v1.safetensors")
+    cfg = gen.model.config
+    assert not cfg.noise_3d and not cfg.pixel_noise and cfg.upsample == "nearest" and cfg.padding == "zeros"
+    ids = np.zeros((48, 64), np.uint8)
+    assert gen(ids, seed=1).size == (64, 48) and not gen.regions
 
 
 def test_discriminator_segments_into_n_plus_one_classes():
@@ -211,4 +220,4 @@ def test_region_seeds_errors_are_clear():
     with pytest.raises(ValueError, match="must be a dict"):
         backend(ids, region_seeds=[1, 2])
     with pytest.raises(ValueError, match="3D-noise"):
-        synth.load("landscape")(np.zeros((192, 256), np.uint8), region_seeds={0: 1})
+        synth.load("facades")(np.zeros((256, 256), np.uint8), region_seeds={0: 1})  # v1: one code per image
