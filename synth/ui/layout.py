@@ -127,12 +127,12 @@ def layout(side: ModelSide, model0: str) -> Page:
                 )
         with gr.Column(scale=2, min_width=300):
             parts.update(_photo(info0))
-            parts.update(_regions(region_choices(side, model0), side.redraws(model0)))
             parts["examples"] = gr.Gallery(
                 value=example_pictures(side, model0, paths0), label="Examples (click one to start from it)",
                 columns=4, height=150, object_fit="contain", allow_preview=False, format="png",
                 elem_id="examples", interactive=False, buttons=[], rows=1,
             )  # fmt: skip
+            parts.update(_regions(region_choices(side, model0), side.redraws(model0)))  # below the examples
     parts.update(_details())
     parts["batch"] = batch_section()
     with gr.Accordion("Models and what they need", open=False):
