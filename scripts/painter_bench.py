@@ -49,14 +49,17 @@ REPORT_HAS = """name => {
   const r = document.querySelector('#report'), i = document.querySelector('#gallery img');
   return r && r.innerText.includes('"' + name + '"') && i && i.complete && i.naturalWidth > 0 ? performance.now() : false;
 }"""
-#: For 5 s after the painter is ready: the frames in which a click at the canvas centre would not reach it.
+#: For 5 s after the painter is ready: the frames in which a click at the canvas centre would not reach it
+#: (frames where the bench itself has scrolled the canvas centre out of view, to open the details, do not count).
 COVER_WATCH = """window.__covered = []; window.__readyAt = null;
 (() => { const tick = () => {
   const c = document.querySelector('#painter canvas.dp-canvas');
   if (window.daubPainter && daubPainter.ids() && c) {
     if (window.__readyAt === null) window.__readyAt = performance.now();
-    const r = c.getBoundingClientRect(), e = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);
-    if (!e || !e.closest('.dp-stage')) window.__covered.push(performance.now() - window.__readyAt);
+    const r = c.getBoundingClientRect(), x = r.x + r.width / 2, y = r.y + r.height / 2;
+    const inView = x >= 0 && y >= 0 && x < innerWidth && y < innerHeight;  // scrolled away is not covered
+    const e = inView ? document.elementFromPoint(x, y) : null;
+    if (inView && (!e || !e.closest('.dp-stage'))) window.__covered.push(performance.now() - window.__readyAt);
   }
   if (window.__readyAt === null || performance.now() - window.__readyAt < 5000) requestAnimationFrame(tick);
 }; requestAnimationFrame(tick); })();"""
