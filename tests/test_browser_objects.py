@@ -219,7 +219,7 @@ def test_redraw_gives_one_class_a_new_look_and_keeps_the_rest(page):
     painted = np.asarray(page.evaluate("Array.from(daubPainter.ids())")).reshape(192, 256)
     is_tree = painted == tree
     assert 0.2 < is_tree.mean() < 0.6
-    first = wait_photo_change(page, before, count=1)
+    wait_photo_change(page, before, count=1)
     page.wait_for_timeout(1500)  # the last stroke's render settles
     first = photo_srcs(page)
     base = fetch_image(first[0])

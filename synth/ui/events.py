@@ -10,7 +10,7 @@ from __future__ import annotations
 import gradio as gr
 from PIL import Image
 
-from synth.ui.layout import Page, example_pictures, model_note, region_choices
+from synth.ui.layout import Page, example_pictures, model_note, region_menu
 from synth.ui.painter import objects, picture, value_for
 from synth.ui.protocol import ModelSide
 from synth.ui.widgets import png_in_cache, safe, upload_path
@@ -242,7 +242,7 @@ def wire_model_switch(side: ModelSide, page: Page) -> None:
             gr.Accordion(visible=not info.live),
             gr.Button(visible=not info.live),
             gr.Row(visible=side.redraws(new)),
-            gr.Dropdown(choices=(choices := region_choices(side, new)), value=choices[0][1] if choices else None),
+            gr.Dropdown(**region_menu(side, new)),
             {},
         )
 

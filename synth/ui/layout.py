@@ -98,9 +98,11 @@ def model_note(info) -> str:
     return f"{info.description}; {how}."
 
 
-def region_choices(side: ModelSide, model: str) -> list[tuple[str, int]]:
-    """The classes one can re-draw on their own, as ``(name, id)`` dropdown choices."""
-    return [(c["name"], c["id"]) for c in side.palette_json(model)["classes"]]
+def region_menu(side: ModelSide, model: str) -> dict:
+    """The Re-draw class menu for ``model``: ``choices`` (``(name, id)`` of the classes one can re-draw on
+    their own) and ``value`` (the first of them)."""
+    choices = [(c["name"], c["id"]) for c in side.palette_json(model)["classes"]]
+    return {"choices": choices, "value": choices[0][1] if choices else None}
 
 
 def layout(side: ModelSide, model0: str) -> Page:
@@ -132,7 +134,7 @@ def layout(side: ModelSide, model0: str) -> Page:
                 columns=4, height=150, object_fit="contain", allow_preview=False, format="png",
                 elem_id="examples", interactive=False, buttons=[], rows=1,
             )  # fmt: skip
-            parts.update(_regions(region_choices(side, model0), side.redraws(model0)))  # below the examples
+            parts.update(_regions(region_menu(side, model0), side.redraws(model0)))  # below the examples
     parts.update(_details())
     parts["batch"] = batch_section()
     with gr.Accordion("Models and what they need", open=False):
@@ -175,15 +177,14 @@ def _photo(info) -> dict:
     return c
 
 
-def _regions(choices: list[tuple[str, int]], visible: bool) -> dict:
+def _regions(menu: dict, visible: bool) -> dict:
     """Re-draw one class: a new seed for that class's region only, the rest of the photo kept (models
     with 3D noise). The region seeds stay through strokes; New variation and a model switch clear them."""
     r = {"region_seeds": gr.State({})}
     with gr.Row(equal_height=True, visible=visible, elem_id="region-row") as r["region_row"]:
         r["region_class"] = gr.Dropdown(
-            choices=choices, value=choices[0][1] if choices else None, label="Re-draw one class",
-            elem_id="region-class", min_width=140, scale=2,
-        )  # fmt: skip
+            **menu, label="Re-draw one class", elem_id="region-class", min_width=140, scale=2
+        )
         r["redraw"] = gr.Button("Re-draw it", elem_id="redraw", min_width=90, scale=1)
     return r
 
