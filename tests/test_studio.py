@@ -375,7 +375,11 @@ def test_redraw_one_class_only_on_3d_noise_models(tmp_path, fake_missing):
     studio = Studio(loader=lambda name, **_: gens[name], segmenter=fake_segmenter, out_dir=str(tmp_path))
     assert studio.redraws("landscape") and not studio.redraws("facades") and not studio.redraws(fake_missing)
     report = {}
-    opts = with_regions(studio, {TREE: 7, 99: 1}, "landscape", report)  # 99: no such class, left out
+    from synth.ui.layout import region_menu
+
+    menu = region_menu(studio, "landscape")  # don't-care has no look of its own to re-draw
+    assert [cid for _, cid in menu["choices"]] == list(range(8)) and menu["value"] == SKY
+    opts = with_regions(studio, {TREE: 7, 99: 1, LAND.dontcare: 2}, "landscape", report)  # 99: no such class
     assert opts == {"region_seeds": {TREE: 7}} and report["region_seeds"] == {"tree": 7}
     assert with_regions(studio, {}, "landscape", {}) == {}
     facades_report = {}

@@ -86,7 +86,7 @@ def with_regions(side: ModelSide, regions: dict | None, model: str, rep: dict) -
     that can; the report names them."""
     if not regions or not side.redraws(model):
         return {}
-    names = {c["id"]: c["name"] for c in side.palette_json(model)["classes"]}
+    names = {cid: name for name, cid in region_menu(side, model)["choices"]}
     seeds = {int(k): int(v) for k, v in regions.items() if int(k) in names}
     if seeds:
         rep["region_seeds"] = {names[k]: v for k, v in seeds.items()}

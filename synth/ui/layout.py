@@ -100,8 +100,9 @@ def model_note(info) -> str:
 
 def region_menu(side: ModelSide, model: str) -> dict:
     """The Re-draw class menu for ``model``: ``choices`` (``(name, id)`` of the classes one can re-draw on
-    their own) and ``value`` (the first of them)."""
-    choices = [(c["name"], c["id"]) for c in side.palette_json(model)["classes"]]
+    their own: every class but don't-care) and ``value`` (the first of them)."""
+    pal = side.palette_json(model)
+    choices = [(c["name"], c["id"]) for c in pal["classes"] if c["id"] != pal["dontcare"]]
     return {"choices": choices, "value": choices[0][1] if choices else None}
 
 
