@@ -336,8 +336,11 @@ class Studio:
 
     def redraws(self, model: str) -> bool:
         """Whether backend ``model`` re-draws one class's region with its own seed (``region_seeds``:
-        the v2 embedded models); ``False`` for the others and for models not available here."""
-        if not self.model(model).ready:
+        the v2 embedded models); ``False`` for the others and for models not available here. Only live
+        backends are asked (loaded): Re-draw re-renders live, and a page build or a model switch must
+        never load a diffusion model."""
+        info = self.model(model)
+        if not (info.ready and info.live):
             return False
         gen = self.generator(model)
         return "region_seeds" in getattr(gen, "options", ()) and bool(getattr(gen, "regions", False))

@@ -365,7 +365,7 @@ def tiny_v1_facades():
     return EmbeddedGenerator("facades", DaubGenerator(cfg).eval())
 
 
-def test_redraw_one_class_only_on_3d_noise_models(tmp_path, fake_missing):
+def test_redraw_one_class_only_on_3d_noise_models(tmp_path, fake_missing, fake_slow):
     from test_recipe_v2 import tiny_v2
 
     from synth.generators.embedded import EmbeddedGenerator
@@ -374,6 +374,7 @@ def test_redraw_one_class_only_on_3d_noise_models(tmp_path, fake_missing):
     gens = {"landscape": EmbeddedGenerator("landscape", tiny_v2()), "facades": tiny_v1_facades()}
     studio = Studio(loader=lambda name, **_: gens[name], segmenter=fake_segmenter, out_dir=str(tmp_path))
     assert studio.redraws("landscape") and not studio.redraws("facades") and not studio.redraws(fake_missing)
+    assert not studio.redraws(fake_slow.name)  # a button-rendered backend is not loaded to ask (KeyError if it were)
     report = {}
     from synth.ui.layout import region_menu
 
