@@ -52,7 +52,8 @@ def make_maps(folder: Path, n: int, bad: bool = True) -> list[Path]:
 
 
 def photos(out: Path) -> dict[str, bytes]:
-    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*.png"))}
+    """The finished photos under ``out`` (not the ``.NAME….daub-partial.png`` a kill mid-write leaves)."""
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*.png")) if p.name[0] != "."}
 
 
 SETTINGS = Settings("landscape", threads=1)
