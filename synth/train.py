@@ -102,6 +102,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seg-channels", default="16,32,64,96", help="segmenter U-Net widths (with --segmenter)")
     p.add_argument("--seg-size", default=None, help="segmenter input size WxH (with --segmenter)")
+    p.add_argument(
+        "--seg-context", action="store_true", help="segmenter: add a global-pooling context branch (with --segmenter)"
+    )
+    p.add_argument(
+        "--seg-balance",
+        type=float,
+        default=0.0,
+        help="segmenter: weight each class's loss by pixel share ** -X (0 = plain cross-entropy; with --segmenter)",
+    )
     return p
 
 
@@ -134,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
             channels=tuple(int(c) for c in args.seg_channels.split(",")),
             size=parse_size(args.seg_size) if args.seg_size else None,
             minutes=args.minutes,
+            context=args.seg_context,
+            balance=args.seg_balance,
         )
         print(f"segmenter weights: {path}")
         return 0

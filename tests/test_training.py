@@ -165,6 +165,41 @@ def test_segmenter_trains_loads_and_predicts(tiny_dataset, tmp_path):
         synth.segmenter("cityscapes")
 
 
+def test_segmenter_with_context_saves_and_loads(tmp_path):
+    """The global-pooling branch travels in the file: the loaded judge gives the same logits."""
+    from synth.segmenters.small import load_small, save_segmenter
+
+    torch.manual_seed(0)
+    net = SegNet(8, ch=(4, 8, 8, 8, 8), context=True).eval()
+    with torch.no_grad():  # a non-trivial branch, so dropping it on load would show
+        net.context[1].weight.zero_()
+        net.context[1].bias.fill_(1.0)
+    save_segmenter(net, tmp_path / "seg.safetensors", "landscape", (32, 32))
+    seg = load_small("landscape", weights=tmp_path / "seg.safetensors")
+    assert seg.model.context is not None
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        ref = net(x)
+        ablated = SegNet(8, ch=(4, 8, 8, 8, 8))
+        ablated.load_state_dict({k: v for k, v in net.state_dict().items() if not k.startswith("context")})
+        deepest, deepest_without = net.encode(x), ablated.eval().encode(x)
+    assert (seg.logits(x) - ref).abs().max() < 2e-3  # the file stores fp16
+    assert torch.allclose(seg.embed(x), deepest.mean((2, 3)), atol=2e-2)
+    assert torch.allclose(deepest - deepest_without, torch.ones_like(deepest))  # ReLU(0 · mean + 1) everywhere
+
+
+def test_class_weights_lift_rare_classes_and_skip_dontcare():
+    from synth.segmenters.training import class_weights
+
+    labels = torch.tensor([0] * 90 + [1] * 10 + [15] * 50, dtype=torch.uint8).view(1, 150)
+    w = class_weights(labels, 3, dontcare=15, power=0.5)
+    share = torch.tensor([0.9, 0.1, 0.0])
+    assert w[2] == 0  # absent: nothing to learn
+    assert w[1] / w[0] == pytest.approx(3.0, rel=1e-4)  # (0.1 / 0.9) ** -0.5
+    assert float((w * share).sum()) == pytest.approx(1.0, rel=1e-4)  # mean weight per pixel stays 1
+    assert torch.allclose(class_weights(labels, 3, 15, 0.0), torch.tensor([1.0, 1.0, 0.0]))
+
+
 def test_segmenter_predict_keeps_size():
     seg = Segmenter("landscape", SegNet(8, ch=(4, 8, 8, 8)), (32, 24))
     out = seg.predict(torch.zeros(2, 3, 50, 70))

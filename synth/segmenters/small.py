@@ -74,6 +74,7 @@ def save_segmenter(
         "palette": palette,
         "size": json.dumps(size),
         "ch": json.dumps(model.ch),
+        "context": json.dumps(model.context is not None),
         "num_classes": str(model.num_classes),
         "info": json.dumps(info or {}),
     }
@@ -88,7 +89,8 @@ def load_small(name: str, weights: str | Path | None = None) -> Segmenter:
     if not path.is_file():
         raise FileNotFoundError(f"segmenter {name!r} has no weights at {path}; train with `daub train --segmenter`")
     meta, sd = read_tagged(path, _FORMAT, "a Daub segmenter")
-    model = SegNet(int(meta["num_classes"]), tuple(json.loads(meta["ch"])))
+    context = json.loads(meta.get("context", "false"))  # files before the context branch have none
+    model = SegNet(int(meta["num_classes"]), tuple(json.loads(meta["ch"])), context=context)
     model.load_state_dict(sd)
     return Segmenter(meta["palette"], model, tuple(json.loads(meta["size"])))
 
