@@ -6,6 +6,9 @@
 * ``daub bench generators`` — ms per image of the embedded models (bf16 and fp32) beside the
   official-size SPADE generator (ngf=64, random weights), measured in the same run; ``--compare
   NAME=PATH`` adds other embedded weights (e.g. a v2 run) to the same run.
+* ``daub bench segmenters`` — ms per photo of the "photo -> label map" segmenters (a 320x240 landscape
+  and a 256x256 facades photo through ``synth.segmenter(name)``); ``--compare NAME=PATH`` adds other
+  segmenter weights (e.g. a stronger judge) to the same run.
 * ``daub bench serve`` — the web demo under load: N concurrent clients x renders through ``/render``
   (latency, renders/s, server RSS and drift, temp files left); see :mod:`synth.bench_serve`.
 """
@@ -185,6 +188,59 @@ def bench_generators(args: argparse.Namespace) -> dict:
     return result
 
 
+PHOTO_SIZES = {"landscape": (320, 240), "facades": (256, 256)}
+
+
+def bench_segmenters(args: argparse.Namespace) -> dict:
+    """Median ms per photo of the small segmenters (the demo's photo -> label map path), in one run.
+
+    Each times ``segmenter(photo)`` on a random photo at its dataset's size (landscape 320x240, facades
+    256x256); ``args.compare`` adds ``NAME=PATH`` weights (their palette is read from the file).
+    """
+    import torch
+
+    from synth.segmenters.small import load_small
+
+    if args.runs < 1:
+        raise ValueError("--runs must be >= 1")
+    result: dict = {"unit": "median wall ms per photo (cpu ms beside it)", "torch_threads": torch.get_num_threads()}
+    runs = [(name, load_small(name)) for name in PHOTO_SIZES]
+    for item in getattr(args, "compare", None) or []:
+        label, sep, path = item.partition("=")
+        if not sep or not label or not path:
+            raise ValueError(f"--compare must look like NAME=PATH, got {item!r}")
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"--compare {label}: no weights at {path}")
+        seg = load_small(_segmenter_palette(path), path)
+        runs.append((label, seg))
+    models = {}
+    for label, seg in runs:
+        w, h = PHOTO_SIZES[seg.palette.name]
+        photo = np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)
+        wall, cpu = timings(lambda s=seg, x=photo: s(x), args.runs, warmup=2)
+        params = sum(p.numel() for p in seg.model.parameters())
+        models[label] = {
+            "photo": f"{w}x{h}",
+            "input": "x".join(map(str, seg.size)),
+            "ms": wall,
+            "cpu_ms": cpu,
+            "parameters": params,
+        }
+    result["models"] = models
+    result["load_average_1min"] = round(os.getloadavg()[0], 2)
+    return result
+
+
+def _segmenter_palette(path: str) -> str:
+    from safetensors import safe_open
+
+    with safe_open(path, "pt") as f:
+        meta = f.metadata() or {}
+    if "palette" not in meta:
+        raise ValueError(f"{path} is not a Daub segmenter file (no palette in its metadata)")
+    return meta["palette"]
+
+
 def parser() -> argparse.ArgumentParser:
     p = OneLineParser(prog="daub bench", description="Print speed figures as JSON.")
     sub = p.add_subparsers(dest="what", required=True, metavar="WHAT", parser_class=OneLineParser)
@@ -201,6 +257,15 @@ def parser() -> argparse.ArgumentParser:
         default=[],
         metavar="NAME=PATH",
         help="also time these embedded weights in the same run (repeatable), e.g. v2=runs/x/landscape.safetensors",
+    )
+    segs = sub.add_parser("segmenters", help="ms per photo: the photo -> label map segmenters")
+    segs.add_argument("--runs", type=int, default=9, help="timed runs per segmenter (default 9)")
+    segs.add_argument(
+        "--compare",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="also time these segmenter weights in the same run (repeatable), e.g. judge=runs/seg-landscape.safetensors",
     )
     from synth import bench_batch, bench_serve
 
@@ -222,6 +287,8 @@ def main(argv: list[str]) -> int:
         from synth import bench_batch
 
         result = bench_batch.bench_batch(args) if args.what == "batch" else bench_batch.bench_flicker(args)
+    elif args.what == "segmenters":
+        result = bench_segmenters(args)
     else:
         result = bench_labels(args) if args.what == "labels" else bench_generators(args)
     text = json.dumps(result, indent=1)

@@ -471,6 +471,26 @@ def test_bench_generators_times_compared_weights_in_the_same_run(monkeypatch, tm
         bench.bench_generators(argparse.Namespace(runs=1, spade_runs=1, compare=["v2=/nope.safetensors"]))
 
 
+def test_bench_segmenters_times_shipped_and_compared_weights(tmp_path):
+    from synth.nets.segnet import SegNet
+    from synth.segmenters.small import save_segmenter
+
+    save_segmenter(SegNet(8, (8, 16), context=True), tmp_path / "judge.safetensors", "landscape", (64, 48))
+    args = argparse.Namespace(runs=1, compare=[f"judge={tmp_path / 'judge.safetensors'}"])
+    models = bench.bench_segmenters(args)["models"]
+    assert set(models) == {"landscape", "facades", "judge"}
+    assert models["judge"]["photo"] == "320x240" and models["judge"]["input"] == "64x48"  # its palette's photo
+    assert models["facades"]["photo"] == "256x256"
+    assert models["judge"]["parameters"] < models["landscape"]["parameters"]
+    assert all(m["ms"] > 0 for m in models.values())
+    with pytest.raises(ValueError, match="NAME=PATH"):
+        bench.bench_segmenters(argparse.Namespace(runs=1, compare=["judge"]))
+    with pytest.raises(FileNotFoundError, match="no weights"):
+        bench.bench_segmenters(argparse.Namespace(runs=1, compare=["judge=/nope.safetensors"]))
+    with pytest.raises(ValueError, match="--runs"):
+        bench.bench_segmenters(argparse.Namespace(runs=0, compare=[]))
+
+
 @pytest.mark.skipif(not synth.generators.availability("landscape")[0], reason="embedded landscape weights are missing")
 def test_bench_serve_small(tmp_path, capsys):
     """A real server, 1 and 2 clients x 3 renders: no errors, same render after, files cleaned up, no tracebacks."""
