@@ -74,11 +74,12 @@ m = safe_open(sys.argv[1], 'pt').metadata(); print(round(json.loads(m['elapsed']
     echo "$name: exit $? $(tail -c 300 "$WORK/$name/stdout.log" | tr '\r' '\n' | tail -n 1)"
 }
 
-train_segmenter() {  # palette dataset size
+train_segmenter() {  # palette dataset size (the shipped judges' recipe, README model card, at batch 32)
     local pal=$1 ds=$2 size=$3
     mkdir -p "$WORK/seg"
     python3 -m synth train --segmenter --device "$DEVICE" --dataset "$DATA/$ds" --palette "$pal" --out "$WORK/seg" \
-        --minutes "$MIN" --batch 32 --seg-channels 32,64,128,256 --seg-size "$size" $SEG_ARGS \
+        --minutes "$MIN" --batch 32 --seg-channels 24,48,96,192,256 --seg-context --seg-balance 0.5 \
+        --seg-size "$size" $SEG_ARGS \
         >"$WORK/seg/stdout-$pal.log" 2>&1
     echo "seg-$pal: exit $? $(tail -n 1 "$WORK/seg/stdout-$pal.log")"
 }
@@ -86,7 +87,7 @@ train_segmenter() {  # palette dataset size
 train_generator landscape landscape stanford_background &
 train_generator facades facades facades &
 if [ "$SEGMENTERS" = 1 ]; then
-    train_segmenter landscape stanford_background 320x240 &
+    train_segmenter landscape stanford_background 256x192 &
     train_segmenter facades facades 256x256 &
 fi
 wait

@@ -27,26 +27,38 @@ _FORMAT = "daub-segmenter-v1"
 
 
 class Segmenter:
-    """Callable photo -> ids for one palette."""
+    """Callable photo -> ids for one palette.
 
-    def __init__(self, palette: str, model: SegNet, size: tuple[int, int]):
+    ``fast`` (default): bfloat16 autocast + channels_last, as the generators run on the CPU (about 4x
+    faster convolutions); ``fast=False`` runs fp32.
+    """
+
+    def __init__(self, palette: str, model: SegNet, size: tuple[int, int], fast: bool = True):
         self.palette = load_palette(palette)
         self.model = model.eval()
         self.size = size
+        self.fast = fast
+        if fast:
+            self.model.to(memory_format=torch.channels_last)
+
+    def _input(self, photos: torch.Tensor) -> torch.Tensor:
+        w, h = self.size
+        x = F.interpolate(photos.float(), size=(h, w), mode="bilinear", antialias=True, align_corners=False)
+        return x.contiguous(memory_format=torch.channels_last) if self.fast else x
+
+    def _run(self, fn, x: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(x.device.type, torch.bfloat16, enabled=self.fast):
+            return fn(x).float().contiguous()
 
     @torch.inference_mode()
     def logits(self, photos: torch.Tensor) -> torch.Tensor:
         """``[B, 3, H, W]`` floats in [-1, 1] (any size) -> logits at the segmenter's size."""
-        w, h = self.size
-        x = F.interpolate(photos.float(), size=(h, w), mode="bilinear", antialias=True, align_corners=False)
-        return self.model(x)
+        return self._run(self.model, self._input(photos))
 
     @torch.inference_mode()
     def embed(self, photos: torch.Tensor) -> torch.Tensor:
         """``[B, 3, H, W]`` in [-1, 1] -> ``[B, ch[-1]]``: deepest features, averaged over the image."""
-        w, h = self.size
-        x = F.interpolate(photos.float(), size=(h, w), mode="bilinear", antialias=True, align_corners=False)
-        return self.model.encode(x).mean((2, 3))
+        return self._run(self.model.encode, self._input(photos)).mean((2, 3))
 
     def predict(self, photos: torch.Tensor, size: tuple[int, int] | None = None) -> torch.Tensor:
         """Batch prediction: ``[B, H, W]`` long ids at ``size = (w, h)`` (default: the input size)."""
@@ -81,8 +93,11 @@ def save_segmenter(
     write_tagged(path, model.state_dict(), _FORMAT, meta)
 
 
-def load_small(name: str, weights: str | Path | None = None) -> Segmenter:
-    """The ``name`` segmenter from ``weights`` (default: the shipped ``synth/weights/seg-<name>.safetensors``)."""
+def load_small(name: str, weights: str | Path | None = None, fast: bool = True) -> Segmenter:
+    """The ``name`` segmenter from ``weights`` (default: the shipped ``synth/weights/seg-<name>.safetensors``).
+
+    ``fast``: bfloat16 autocast + channels_last (see :class:`Segmenter`).
+    """
     if name not in SEG_SIZES:
         raise ValueError(f"no small segmenter for {name!r}; choose {' or '.join(SEG_SIZES)}")
     path = Path(weights) if weights else WEIGHTS_DIR / f"seg-{name}.safetensors"
@@ -92,7 +107,7 @@ def load_small(name: str, weights: str | Path | None = None) -> Segmenter:
     context = json.loads(meta.get("context", "false"))  # files before the context branch have none
     model = SegNet(int(meta["num_classes"]), tuple(json.loads(meta["ch"])), context=context)
     model.load_state_dict(sd)
-    return Segmenter(meta["palette"], model, tuple(json.loads(meta["size"])))
+    return Segmenter(meta["palette"], model, tuple(json.loads(meta["size"])), fast=fast)
 
 
 __all__ = ["SEG_SIZES", "WEIGHTS_DIR", "Segmenter", "load_small", "save_segmenter"]
