@@ -489,6 +489,10 @@ def test_bench_segmenters_times_shipped_and_compared_weights(tmp_path):
         bench.bench_segmenters(argparse.Namespace(runs=1, compare=["judge=/nope.safetensors"]))
     with pytest.raises(ValueError, match="--runs"):
         bench.bench_segmenters(argparse.Namespace(runs=0, compare=[]))
+    (tmp_path / "notes.txt").write_text("not weights")
+    for path in (tmp_path / "notes.txt", synth.generators.embedded.weights_path("facades")):
+        with pytest.raises(ValueError, match="segmenter"):
+            bench.bench_segmenters(argparse.Namespace(runs=1, compare=[f"x={path}"]))
 
 
 @pytest.mark.skipif(not synth.generators.availability("landscape")[0], reason="embedded landscape weights are missing")
