@@ -25,7 +25,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from synth.commands import OneLineParser
+from synth.commands import OneLineParser, add_compare, parse_compare
 
 
 def median_ms(fn: Callable[[], object], runs: int, warmup: int = 1) -> float:
@@ -153,17 +153,11 @@ def bench_generators(args: argparse.Namespace) -> dict:
         "models": {},
     }
     runs = [(name, name, None) for name in ("landscape", "facades")]
-    for item in getattr(args, "compare", None) or []:
-        label, sep, path = item.partition("=")
-        if not sep or not label or not path:
-            raise ValueError(f"--compare must look like NAME=PATH, got {item!r}")
-        runs.append((label, None, path))
+    runs += [(label, None, path) for label, path in parse_compare(getattr(args, "compare", None))]
     for label, name, path in runs:
         if path is not None:
             from synth.generators.embedded import load_weights
 
-            if not os.path.isfile(path):
-                raise FileNotFoundError(f"--compare {label}: no weights at {path}")
             name = load_weights(path).config.palette
         ok, why = availability(name, **({"weights": path} if path else {}))
         if not ok:
@@ -188,34 +182,26 @@ def bench_generators(args: argparse.Namespace) -> dict:
     return result
 
 
-PHOTO_SIZES = {"landscape": (320, 240), "facades": (256, 256)}
-
-
 def bench_segmenters(args: argparse.Namespace) -> dict:
     """Median ms per photo of the small segmenters (the demo's photo -> label map path), in one run.
 
-    Each times ``segmenter(photo)`` on a random photo at its dataset's size (landscape 320x240, facades
-    256x256); ``args.compare`` adds ``NAME=PATH`` weights (their palette is read from the file).
+    Each times ``segmenter(photo)`` on a random photo at its dataset's size (``synth.data.BASE_SIZES``:
+    landscape 320x240, facades 256x256); ``args.compare`` adds ``NAME=PATH`` weights (their palette is
+    read from the file).
     """
     import torch
 
-    from synth.segmenters.small import load_small
+    from synth.data import BASE_SIZES
+    from synth.segmenters.small import load_small, read_segmenter
 
     if args.runs < 1:
         raise ValueError("--runs must be >= 1")
     result: dict = {"unit": "median wall ms per photo (cpu ms beside it)", "torch_threads": torch.get_num_threads()}
-    runs = [(name, load_small(name)) for name in PHOTO_SIZES]
-    for item in getattr(args, "compare", None) or []:
-        label, sep, path = item.partition("=")
-        if not sep or not label or not path:
-            raise ValueError(f"--compare must look like NAME=PATH, got {item!r}")
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"--compare {label}: no weights at {path}")
-        seg = load_small(_segmenter_palette(path), path)
-        runs.append((label, seg))
+    runs = [(name, load_small(name)) for name in BASE_SIZES]
+    runs += [(label, read_segmenter(path)) for label, path in parse_compare(getattr(args, "compare", None))]
     models = {}
     for label, seg in runs:
-        w, h = PHOTO_SIZES[seg.palette.name]
+        w, h = BASE_SIZES[seg.palette.name]
         photo = np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)
         wall, cpu = timings(lambda s=seg, x=photo: s(x), args.runs, warmup=2)
         params = sum(p.numel() for p in seg.model.parameters())
@@ -231,15 +217,6 @@ def bench_segmenters(args: argparse.Namespace) -> dict:
     return result
 
 
-def _segmenter_palette(path: str) -> str:
-    """The palette a segmenter file was trained for (a one-line ``ValueError`` for any other file)."""
-    from synth.segmenters.small import _FORMAT
-    from synth.tagged import read_tagged
-
-    meta, _ = read_tagged(path, _FORMAT, "a Daub segmenter")
-    return meta["palette"]
-
-
 def parser() -> argparse.ArgumentParser:
     p = OneLineParser(prog="daub bench", description="Print speed figures as JSON.")
     sub = p.add_subparsers(dest="what", required=True, metavar="WHAT", parser_class=OneLineParser)
@@ -250,22 +227,10 @@ def parser() -> argparse.ArgumentParser:
     gen = sub.add_parser("generators", help="ms per image: embedded models beside official-size SPADE")
     gen.add_argument("--runs", type=int, default=9, help="timed runs per embedded figure (default 9)")
     gen.add_argument("--spade-runs", type=int, default=3, help="timed runs of official-size SPADE (default 3)")
-    gen.add_argument(
-        "--compare",
-        action="append",
-        default=[],
-        metavar="NAME=PATH",
-        help="also time these embedded weights in the same run (repeatable), e.g. v2=runs/x/landscape.safetensors",
-    )
+    add_compare(gen, "time these embedded", "v2=runs/x/landscape.safetensors")
     segs = sub.add_parser("segmenters", help="ms per photo: the photo -> label map segmenters")
     segs.add_argument("--runs", type=int, default=9, help="timed runs per segmenter (default 9)")
-    segs.add_argument(
-        "--compare",
-        action="append",
-        default=[],
-        metavar="NAME=PATH",
-        help="also time these segmenter weights in the same run (repeatable), e.g. judge=runs/seg-landscape.safetensors",
-    )
+    add_compare(segs, "time these segmenter", "judge=runs/seg-landscape.safetensors")
     from synth import bench_batch, bench_serve
 
     serve = sub.add_parser("serve", help="the web demo under load: N clients x renders through /render")

@@ -52,6 +52,31 @@ def parse_size(value: str | None) -> tuple[int, int] | None:
     return w, h
 
 
+def add_compare(parser: argparse.ArgumentParser, what: str, example: str) -> None:
+    """``--compare NAME=PATH`` (repeatable): other weights measured in the same run as the shipped ones."""
+    parser.add_argument(
+        "--compare",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help=f"also {what} these weights in the same run (repeatable), e.g. {example}",
+    )
+
+
+def parse_compare(items: list[str] | None) -> list[tuple[str, str]]:
+    """``["NAME=PATH", ...]`` -> ``[(name, path), ...]``; a malformed item or a missing file is an error."""
+    pairs = []
+    for item in items or []:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise ValueError(f"--compare must look like NAME=PATH, got {item!r}")
+        pairs.append((name, path))
+    for name, path in pairs:
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"--compare {name}: no weights at {path}")
+    return pairs
+
+
 def output_paths(out: str | Path, n: int) -> list[Path]:
     """``OUT.png`` for one image; ``OUT-0.png, OUT-1.png, …`` for ``n > 1``."""
     out = Path(out)

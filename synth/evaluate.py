@@ -24,6 +24,7 @@ import torch
 from PIL import Image, ImageDraw
 
 import synth
+from synth.commands import add_compare, parse_compare
 from synth.data import BASE_SIZES, load_split, to_model_size
 from synth.metrics import axis_energy_share, confusion, kid, scores, seed_diversity, spectrum_gap_db
 
@@ -37,13 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--dataset", default=None, help="dataset folder (default ../shared/datasets/<name> next to the repo)"
     )
     p.add_argument("--weights", default=None, help="generator weights (default: the shipped ones)")
-    p.add_argument(
-        "--compare",
-        action="append",
-        default=[],
-        metavar="NAME=PATH",
-        help="also evaluate these weights in the same run (repeatable), e.g. --compare v2=runs/x/landscape.safetensors",
-    )
+    add_compare(p, "evaluate these", "v2=runs/x/landscape.safetensors")
     p.add_argument("--judge", default=None, help="segmenter weights that judge (default: the shipped segmenter)")
     p.add_argument("--seeds", type=int, default=3, help="seeds per label map (default 3)")
     p.add_argument("--limit", type=int, default=None, help="only the first N val maps")
@@ -167,15 +162,7 @@ def contact_sheet(rows: list, palette, max_rows: int = 8) -> Image.Image:
 
 
 def _named_weights(args) -> list[tuple[str, str | None]]:
-    runs = [("shipped" if not args.weights else Path(args.weights).stem, args.weights)]
-    for item in args.compare:
-        name, sep, path = item.partition("=")
-        if not sep or not name or not path:
-            raise ValueError(f"--compare must look like NAME=PATH, got {item!r}")
-        if not Path(path).is_file():
-            raise FileNotFoundError(f"--compare {name}: no weights at {path}")
-        runs.append((name, path))
-    return runs
+    return [("shipped" if not args.weights else Path(args.weights).stem, args.weights), *parse_compare(args.compare)]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -103,6 +103,11 @@ def load_small(name: str, weights: str | Path | None = None, fast: bool = True) 
     path = Path(weights) if weights else WEIGHTS_DIR / f"seg-{name}.safetensors"
     if not path.is_file():
         raise FileNotFoundError(f"segmenter {name!r} has no weights at {path}; train with `daub train --segmenter`")
+    return read_segmenter(path, fast)
+
+
+def read_segmenter(path: str | Path, fast: bool = True) -> Segmenter:
+    """The segmenter in ``path``, for the palette its file names (a one-line ``ValueError`` for any other file)."""
     meta, sd = read_tagged(path, _FORMAT, "a Daub segmenter")
     context = json.loads(meta.get("context", "false"))  # files before the context branch have none
     model = SegNet(int(meta["num_classes"]), tuple(json.loads(meta["ch"])), context=context)
@@ -110,4 +115,4 @@ def load_small(name: str, weights: str | Path | None = None, fast: bool = True) 
     return Segmenter(meta["palette"], model, tuple(json.loads(meta["size"])), fast=fast)
 
 
-__all__ = ["SEG_SIZES", "WEIGHTS_DIR", "Segmenter", "load_small", "save_segmenter"]
+__all__ = ["SEG_SIZES", "WEIGHTS_DIR", "Segmenter", "load_small", "read_segmenter", "save_segmenter"]
