@@ -61,6 +61,9 @@ def augment(
 ):
     """Random flip + random zoom-in crop of a batch, resized to ``size = (w, h)``, on the batch's device.
 
+    The zoom is at most ``max_scale`` and never magnifies the source (``H / h``, ``W / w`` cap it), so the
+    photos keep the sharpness of the ones the models are judged against.
+
     ``photos`` uint8 ``[B, 3, H, W]`` and ``labels`` uint8 ``[B, H, W]`` may live on the GPU: the work is
     one antialiased resize and one ``grid_sample`` per batch (no per-image loop); ``gen`` (a CPU
     generator) draws the crop parameters, so a seed gives the same crops on every device.
@@ -69,6 +72,9 @@ def augment(
     w, h = size
     B, _, H, W = photos.shape
     dev = photos.device
+    # Never magnify past the source's own pixels: a blown-up crop is blurred, and a discriminator that
+    # learns from blurred photos teaches the generator to blur (facades at 256x256 from 256x256: flips only).
+    max_scale = max(1.0, min(max_scale, H / h, W / w))
     # Resize once to the size a max_scale crop needs (antialiased), so the crop resamples by <= max_scale.
     work = (max(h, round(h * max_scale)), max(w, round(w * max_scale)))
     x = photos.float()

@@ -11,7 +11,15 @@ from synth.data import augment
 from synth.discriminator import SegDiscriminator
 from synth.generators.embedded import DaubConfig, DaubGenerator, EmbeddedGenerator, load_weights, save_weights
 from synth.labels import one_hot as palette_one_hot
-from synth.losses import class_weights, d_fake_loss, d_real_loss, labelmix_loss, labelmix_mask
+from synth.losses import (
+    class_weights,
+    d_fake_loss,
+    d_real_loss,
+    labelmix_loss,
+    labelmix_mask,
+    pooled_power,
+    spectral_loss,
+)
 from synth.train import noise_map
 
 
@@ -155,6 +163,36 @@ def test_labelmix_mask_covers_whole_regions_and_consistent_d_scores_zero():
     assert labelmix_loss(d_fake, d_real, d_fake, mask) > 0 or mask.sum() == 0
 
 
+def _stripes_and_grain(n: int, seed: int) -> torch.Tensor:
+    """``[n, 3, 64, 64]`` in [-1, 1]: vertical bars (energy on the x axis) plus fine grain."""
+    g = torch.Generator().manual_seed(seed)
+    bars = (torch.arange(64) // 4 % 2).float().expand(64, 64) - 0.5
+    return (bars + 0.3 * torch.randn(n, 1, 64, 64, generator=g)).expand(-1, 3, -1, -1).clamp(-1, 1)
+
+
+def test_pooled_power_shape_and_where_the_energy_lies():
+    power = pooled_power(_stripes_and_grain(2, 0))
+    assert power.shape == (16, 8) and (power >= 0).all()
+    # vertical bars put their energy on the horizontal-frequency axis (row 0), away from the diagonal
+    assert power[0, 1:].sum() > 10 * power[1:4, 1:].sum() / 3
+
+
+def test_spectral_loss_tells_a_blurred_batch_and_pulls_it_back_to_sharp():
+    real = _stripes_and_grain(4, 0)
+    target = pooled_power(real)
+    same_kind = _stripes_and_grain(4, 1)
+    blurred = torch.nn.functional.avg_pool2d(same_kind, 5, 1, 2, count_include_pad=False)
+    assert spectral_loss(same_kind, target) < 0.5 * spectral_loss(blurred, target)
+    x = blurred.clone().requires_grad_(True)
+    opt = torch.optim.Adam([x], lr=0.02)
+    before = spectral_loss(x.detach(), target).item()
+    for _ in range(30):
+        opt.zero_grad()
+        spectral_loss(x, target).backward()
+        opt.step()
+    assert spectral_loss(x.detach(), target).item() < 0.5 * before
+
+
 def test_noise_map_is_one_code_per_image_or_per_class():
     ids = torch.zeros(2, 8, 8, dtype=torch.long)
     ids[:, 4:] = 1
@@ -186,6 +224,22 @@ def test_augment_flips_crops_and_never_blends_ids():
     # the same seed gives the same crops
     x3, _ = augment(photos, labels, (16, 12), torch.Generator().manual_seed(3))
     assert torch.equal(x2, x3)
+
+
+def test_augment_never_magnifies_so_real_photos_stay_sharp():
+    """At the source's own size (facades 256 -> 256) the default zoom would blow crops up and blur them."""
+    g = torch.Generator().manual_seed(0)
+    photos = torch.randint(0, 256, (6, 3, 32, 32), generator=g, dtype=torch.uint8)  # pixel-level detail
+    labels = torch.zeros(6, 32, 32, dtype=torch.uint8)
+    x, _ = augment(photos, labels, (32, 32), torch.Generator().manual_seed(1))  # default max_scale 1.25
+    exact = photos.float() / 127.5 - 1
+    for b in range(6):  # every photo comes back untouched or mirrored: not a resampled pixel
+        assert torch.allclose(x[b], exact[b], atol=1e-4) or torch.allclose(x[b], exact[b].flip(-1), atol=1e-4)
+    # from a larger source the zoom still works (crops differ from the plain resize)
+    big = torch.randint(0, 256, (6, 3, 64, 64), generator=g, dtype=torch.uint8)
+    zoomed, _ = augment(big, torch.zeros(6, 64, 64, dtype=torch.uint8), (32, 32), torch.Generator().manual_seed(1))
+    plain, _ = augment(big, torch.zeros(6, 64, 64, dtype=torch.uint8), (32, 32), torch.Generator().manual_seed(1), 1.0)
+    assert not torch.allclose(zoomed, plain, atol=1e-2)
 
 
 def test_default_v2_resume_files_fit_16_mib():
