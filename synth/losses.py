@@ -44,3 +44,28 @@ def labelmix_loss(d_mixed: torch.Tensor, d_real: torch.Tensor, d_fake: torch.Ten
     """D's logits on the mixed image should equal the same mix of its logits on real and fake (MSE)."""
     target = mask * d_real.float() + (1 - mask) * d_fake.float()
     return F.mse_loss(d_mixed.float(), target)
+
+
+def pooled_power(images: torch.Tensor, pool: int = 4) -> torch.Tensor:
+    """Batch-mean 2D power spectrum of the grey images, averaged over ``pool`` x ``pool`` frequency bins.
+
+    ``images`` ``[B, 3, H, W]``; each grey image is mean-removed and Hann-windowed (as
+    :func:`synth.metrics.power_spectra`), so the borders add no energy on the axes. fp32 throughout.
+    Returns ``[H // pool, (W // 2 + 1) // pool]`` (one-sided in x).
+    """
+    g = images.float().mean(1)
+    g = g - g.mean((-2, -1), keepdim=True)
+    h, w = g.shape[-2:]
+    hann = (torch.hann_window(n, periodic=False, device=g.device) for n in (h, w))
+    power = torch.fft.rfft2(g * torch.outer(*hann)).abs().square().mean(0)
+    return F.avg_pool2d(power[None, None], pool)[0, 0]
+
+
+def spectral_loss(fake: torch.Tensor, real_power: torch.Tensor, pool: int = 4) -> torch.Tensor:
+    """L1 between the log power spectra of the fakes and of ``real_power`` (a running mean of the reals').
+
+    Spectral regularisation (Durall et al., CVPR 2020), here on the whole 2D spectrum, so the share of
+    energy on the horizontal/vertical axes is matched as well as the radial fall-off: it pushes the
+    generator to draw the fine texture and sharp edges that the adversarial loss alone leaves out.
+    """
+    return (torch.log(pooled_power(fake, pool) + 1e-8) - torch.log(real_power + 1e-8)).abs().mean()

@@ -37,7 +37,7 @@ from synth.discriminator import SegDiscriminator
 from synth.generators.base import to_pil
 from synth.generators.embedded import DaubConfig, DaubGenerator, load_weights, save_weights, seed_inputs
 from synth.labels import one_hot
-from synth.losses import d_fake_loss, d_real_loss, labelmix_loss, labelmix_mask
+from synth.losses import d_fake_loss, d_real_loss, labelmix_loss, labelmix_mask, pooled_power, spectral_loss
 from synth.tagged import load_tensors, read_tagged, write_tagged
 
 RESUME_FORMAT = "daub-resume-v1"
@@ -65,6 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr-d", type=float, default=4e-4, help="discriminator learning rate (OASIS: 4e-4)")
     p.add_argument("--ema", type=float, default=0.999, help="EMA decay of the generator weights")
     p.add_argument("--labelmix", type=float, default=10.0, help="weight of the LabelMix loss (OASIS: 10)")
+    p.add_argument(
+        "--spectral",
+        type=float,
+        default=0.0,
+        help="weight of the spectral loss: the fakes' log 2D power spectrum against the reals' (0 = off)",
+    )
     p.add_argument("--region-noise", type=float, default=0.3, help="share of images with one noise code per class")
     p.add_argument("--z-dim", type=int, default=32, help="noise channels (new runs)")
     p.add_argument("--head", type=int, default=32, help="width of the full-resolution stage (new runs)")
@@ -373,15 +379,22 @@ def _train_step(
     labelmix: float,
     amp: dict,
     gen: torch.Generator,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """One generator then one discriminator update; the losses ``(g, d_fake, d_real, labelmix)``."""
+    spectral: float = 0.0,
+    real_power: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, ...]:
+    """One generator then one discriminator update; the losses ``(g, d_fake, d_real, labelmix, spectral)``.
+
+    With ``spectral`` > 0 the generator also pays that weight times :func:`synth.losses.spectral_loss`
+    against ``real_power`` (the running mean of the real photos' pooled power spectra).
+    """
     # generator: every pixel of the fake should be segmented as its own class (class-balanced)
     m.D.requires_grad_(False)
     with torch.autocast(**amp):
         fake = m.G(seg, z)
         loss_g = d_real_loss(m.D(fake), seg, num_classes)
+    loss_spec = spectral_loss(fake, real_power) if spectral else torch.zeros(())
     m.opt_g.zero_grad(set_to_none=True)
-    loss_g.backward()
+    (loss_g + spectral * loss_spec).backward()
     m.opt_g.step()
     m.D.requires_grad_(True)
     # discriminator: real pixels -> their class, fake pixels -> "fake", LabelMix consistency
@@ -396,7 +409,13 @@ def _train_step(
     m.opt_d.zero_grad(set_to_none=True)
     loss_d.backward()
     m.opt_d.step()
-    return loss_g, loss_fake, loss_real, loss_lm
+    return loss_g, loss_fake, loss_real, loss_lm, loss_spec
+
+
+def _running_power(mean: torch.Tensor | None, real: torch.Tensor, rate: float = 0.02) -> torch.Tensor:
+    """Running mean of the real photos' pooled power spectra (restarted when the training size changes)."""
+    power = pooled_power(real).detach()
+    return power if mean is None or mean.shape != power.shape else torch.lerp(mean, power, rate)
 
 
 def _update_ema(m: _Models, ema: float, step: int) -> None:
@@ -415,7 +434,7 @@ def _log_record(
     since: tuple[int, float],
 ) -> dict:
     """One ``log.jsonl`` line; the speed counts ``images`` per step since ``since`` = ``(step, time)``."""
-    loss_g, loss_fake, loss_real, loss_lm = losses
+    loss_g, loss_fake, loss_real, loss_lm, loss_spec = losses
     return {
         "step": step,
         "res": f"{size[0]}x{size[1]}",
@@ -423,6 +442,7 @@ def _log_record(
         "d_fake": round(float(loss_fake), 4),
         "d_real": round(float(loss_real), 4),
         "labelmix": round(float(loss_lm), 4),
+        "spectral": round(float(loss_spec), 4),
         "min": round(minutes, 2),
         "img_per_s": round(images * (step - since[0]) / (time.time() - since[1]), 1),
     }
@@ -452,7 +472,7 @@ def train(args: argparse.Namespace) -> int:
     clock = _Clock(elapsed)
     from tqdm import tqdm
 
-    profiler, first_step, last_log = None, step, (step, time.time())
+    profiler, first_step, last_log, real_power = None, step, (step, time.time()), None
     bar = tqdm(total=args.steps, initial=step, desc=f"train {palette.name}", dynamic_ncols=True, mininterval=10)
     while step < args.steps and not (args.minutes and clock.minutes() > args.minutes):
         profiler = _profile_tick(profiler, step - first_step, args.profile, dev, paths.out / "profile.txt")
@@ -460,7 +480,9 @@ def train(args: argparse.Namespace) -> int:
         cur = size if full else (size[0] // 2, size[1] // 2)
         real, seg = _batch(photos, labels, palette, cur, args.batch_full if full else args.batch, gen)
         z = noise_map(seg, cfg.z_dim, args.region_noise, gen)
-        losses = _train_step(m, real, seg, z, palette.num_classes, args.labelmix, amp, gen)
+        if args.spectral:
+            real_power = _running_power(real_power, real)
+        losses = _train_step(m, real, seg, z, palette.num_classes, args.labelmix, amp, gen, args.spectral, real_power)
         _update_ema(m, args.ema, step)
         step += 1
         bar.update(1)
