@@ -69,3 +69,13 @@ def spectral_loss(fake: torch.Tensor, real_power: torch.Tensor, pool: int = 4) -
     generator to draw the fine texture and sharp edges that the adversarial loss alone leaves out.
     """
     return (torch.log(pooled_power(fake, pool) + 1e-8) - torch.log(real_power + 1e-8)).abs().mean()
+
+
+def diversity_loss(a: torch.Tensor, b: torch.Tensor, cap: float = 0.3) -> torch.Tensor:
+    """Two draws of the same maps from different noise: ``relu(cap - mean |a - b|)``, per image, averaged.
+
+    A diversity-sensitive term (Yang et al., DSGAN, ICLR 2019; Mao et al., MSGAN, CVPR 2019): the
+    generator loses when seeds barely change its image, and nothing once they differ by ``cap`` (images
+    in [-1, 1]), so it is never pushed to differ at any price.
+    """
+    return F.relu(cap - (a.float() - b.float()).abs().mean((1, 2, 3))).mean()

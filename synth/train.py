@@ -37,7 +37,15 @@ from synth.discriminator import SegDiscriminator
 from synth.generators.base import to_pil
 from synth.generators.embedded import DaubConfig, DaubGenerator, load_weights, save_weights, seed_inputs
 from synth.labels import one_hot
-from synth.losses import d_fake_loss, d_real_loss, labelmix_loss, labelmix_mask, pooled_power, spectral_loss
+from synth.losses import (
+    d_fake_loss,
+    d_real_loss,
+    diversity_loss,
+    labelmix_loss,
+    labelmix_mask,
+    pooled_power,
+    spectral_loss,
+)
 from synth.tagged import load_tensors, read_tagged, write_tagged
 
 RESUME_FORMAT = "daub-resume-v1"
@@ -70,6 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=0.0,
         help="weight of the spectral loss: the fakes' log 2D power spectrum against the reals' (0 = off)",
+    )
+    p.add_argument(
+        "--diversity",
+        type=float,
+        default=0.0,
+        help="weight of the diversity loss: a second noise draw per map must differ (DSGAN-style; 0 = off)",
     )
     p.add_argument("--region-noise", type=float, default=0.3, help="share of images with one noise code per class")
     p.add_argument("--z-dim", type=int, default=32, help="noise channels (new runs)")
@@ -381,20 +395,25 @@ def _train_step(
     gen: torch.Generator,
     spectral: float = 0.0,
     real_power: torch.Tensor | None = None,
+    diversity: float = 0.0,
+    z2: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, ...]:
-    """One generator then one discriminator update; the losses ``(g, d_fake, d_real, labelmix, spectral)``.
+    """One generator then one discriminator update; losses ``(g, d_fake, d_real, labelmix, spectral, diversity)``.
 
     With ``spectral`` > 0 the generator also pays that weight times :func:`synth.losses.spectral_loss`
-    against ``real_power`` (the running mean of the real photos' pooled power spectra).
+    against ``real_power`` (the running mean of the real photos' pooled power spectra). With
+    ``diversity`` > 0 it draws the same maps again from ``z2`` (and fresh pixel noise) and pays that
+    weight times :func:`synth.losses.diversity_loss` of the two draws.
     """
     # generator: every pixel of the fake should be segmented as its own class (class-balanced)
     m.D.requires_grad_(False)
     with torch.autocast(**amp):
         fake = m.G(seg, z)
         loss_g = d_real_loss(m.D(fake), seg, num_classes)
+        loss_div = diversity_loss(fake, m.G(seg, z2)) if diversity else torch.zeros(())
     loss_spec = spectral_loss(fake, real_power) if spectral else torch.zeros(())
     m.opt_g.zero_grad(set_to_none=True)
-    (loss_g + spectral * loss_spec).backward()
+    (loss_g + spectral * loss_spec + diversity * loss_div).backward()
     m.opt_g.step()
     m.D.requires_grad_(True)
     # discriminator: real pixels -> their class, fake pixels -> "fake", LabelMix consistency
@@ -409,7 +428,7 @@ def _train_step(
     m.opt_d.zero_grad(set_to_none=True)
     loss_d.backward()
     m.opt_d.step()
-    return loss_g, loss_fake, loss_real, loss_lm, loss_spec
+    return loss_g, loss_fake, loss_real, loss_lm, loss_spec, loss_div
 
 
 def _running_power(mean: torch.Tensor | None, real: torch.Tensor, rate: float = 0.02) -> torch.Tensor:
@@ -434,7 +453,7 @@ def _log_record(
     since: tuple[int, float],
 ) -> dict:
     """One ``log.jsonl`` line; the speed counts ``images`` per step since ``since`` = ``(step, time)``."""
-    loss_g, loss_fake, loss_real, loss_lm, loss_spec = losses
+    loss_g, loss_fake, loss_real, loss_lm, loss_spec, loss_div = losses
     return {
         "step": step,
         "res": f"{size[0]}x{size[1]}",
@@ -443,6 +462,7 @@ def _log_record(
         "d_real": round(float(loss_real), 4),
         "labelmix": round(float(loss_lm), 4),
         "spectral": round(float(loss_spec), 4),
+        "diversity": round(float(loss_div), 4),
         "min": round(minutes, 2),
         "img_per_s": round(images * (step - since[0]) / (time.time() - since[1]), 1),
     }
@@ -482,7 +502,10 @@ def train(args: argparse.Namespace) -> int:
         z = noise_map(seg, cfg.z_dim, args.region_noise, gen)
         if args.spectral:
             real_power = _running_power(real_power, real)
-        losses = _train_step(m, real, seg, z, palette.num_classes, args.labelmix, amp, gen, args.spectral, real_power)
+        z2 = noise_map(seg, cfg.z_dim, args.region_noise, gen) if args.diversity else None
+        losses = _train_step(
+            m, real, seg, z, palette.num_classes, args.labelmix, amp, gen, args.spectral, real_power, args.diversity, z2
+        )
         _update_ema(m, args.ema, step)
         step += 1
         bar.update(1)

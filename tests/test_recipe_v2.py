@@ -15,6 +15,7 @@ from synth.losses import (
     class_weights,
     d_fake_loss,
     d_real_loss,
+    diversity_loss,
     labelmix_loss,
     labelmix_mask,
     pooled_power,
@@ -191,6 +192,16 @@ def test_spectral_loss_tells_a_blurred_batch_and_pulls_it_back_to_sharp():
         spectral_loss(x, target).backward()
         opt.step()
     assert spectral_loss(x.detach(), target).item() < 0.5 * before
+
+
+def test_diversity_loss_pays_for_alike_draws_and_nothing_past_the_cap():
+    a = torch.zeros(2, 3, 8, 8)
+    assert diversity_loss(a, a) == pytest.approx(0.3)
+    assert diversity_loss(a, a + 0.1) == pytest.approx(0.2)
+    assert diversity_loss(a, a + 1.0) == 0  # different enough: no push to differ more
+    b = (a + 0.05).requires_grad_(True)
+    diversity_loss(a, b).backward()
+    assert (b.grad < 0).all()  # a descent step moves b away from a
 
 
 def test_noise_map_is_one_code_per_image_or_per_class():

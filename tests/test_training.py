@@ -93,13 +93,13 @@ def test_train_writes_checkpoint_weights_samples_and_resumes(tiny_dataset, tmp_p
     assert log and all(np.isfinite(rec[k]) for rec in log for k in ("g", "d_real", "d_fake", "labelmix"))
     gen = synth.load("facades", weights=out / "facades.safetensors")
     assert gen(np.ones((128, 128), np.uint8), seed=0).size == (128, 128)
-    assert all(rec["spectral"] == 0 for rec in log)  # off by default
-    r = _train(common + ["--steps", "3", "--resume", "--spectral", "1"])
+    assert all(rec["spectral"] == 0 and rec["diversity"] == 0 for rec in log)  # off by default
+    r = _train(common + ["--steps", "3", "--resume", "--spectral", "1", "--diversity", "1"])
     assert r.returncode == 0, r.stderr
     assert "resumed at step 2" in r.stdout
     assert torch.load(out / "ckpt.pt", weights_only=True)["step"] == 3
     last = json.loads((out / "log.jsonl").read_text().splitlines()[-1])
-    assert last["step"] == 3 and last["spectral"] > 0
+    assert last["step"] == 3 and last["spectral"] > 0 and last["diversity"] > 0  # fresh noise strengths: alike
 
 
 def test_train_resumes_from_fp16_files_alone(tiny_dataset, tmp_path):
