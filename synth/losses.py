@@ -46,29 +46,41 @@ def labelmix_loss(d_mixed: torch.Tensor, d_real: torch.Tensor, d_fake: torch.Ten
     return F.mse_loss(d_mixed.float(), target)
 
 
-def pooled_power(images: torch.Tensor, pool: int = 4) -> torch.Tensor:
-    """Batch-mean 2D power spectrum of the grey images, averaged over ``pool`` x ``pool`` frequency bins.
+def pooled_power(images: torch.Tensor, pool: int = 2) -> torch.Tensor:
+    """Spectrum summary of a batch: pooled 2D power, then the power along the two frequency axes (1D).
 
     ``images`` ``[B, 3, H, W]``; each grey image is mean-removed and Hann-windowed (as
-    :func:`synth.metrics.power_spectra`), so the borders add no energy on the axes. fp32 throughout.
-    Returns ``[H // pool, (W // 2 + 1) // pool]`` (one-sided in x).
+    :func:`synth.metrics.power_spectra`), so the borders add no energy on the axes; the batch-mean power
+    spectrum is averaged over ``pool`` x ``pool`` bins (one-sided in x), and apart from that, summed over
+    the bins within one of each axis (horizontal and vertical lines: edges, frames, sills) and averaged
+    over ``pool`` frequencies along it. fp32 throughout; one flat vector (see :func:`spectral_loss`).
     """
     g = images.float().mean(1)
     g = g - g.mean((-2, -1), keepdim=True)
     h, w = g.shape[-2:]
     hann = (torch.hann_window(n, periodic=False, device=g.device) for n in (h, w))
-    power = torch.fft.rfft2(g * torch.outer(*hann)).abs().square().mean(0)
-    return F.avg_pool2d(power[None, None], pool)[0, 0]
+    power = torch.fft.rfft2(g * torch.outer(*hann)).abs().square().mean(0)  # [h, w // 2 + 1]
+    grid = F.avg_pool2d(power[None, None], pool)[0, 0]
+    k = torch.arange(2, h // 2 + 1, device=g.device)
+    on_x = power[[0, 1, -1], 2:].sum(0)  # horizontal frequencies: vertical lines
+    on_y = power[k, :2].sum(1) + power[h - k, :2].sum(1)  # vertical frequencies: horizontal lines
+    axes = [F.avg_pool1d(a[None, None], pool)[0, 0] for a in (on_x, on_y)]
+    return torch.cat([grid.flatten(), *axes])
 
 
-def spectral_loss(fake: torch.Tensor, real_power: torch.Tensor, pool: int = 4) -> torch.Tensor:
-    """L1 between the log power spectra of the fakes and of ``real_power`` (a running mean of the reals').
+def spectral_loss(fake: torch.Tensor, real_power: torch.Tensor, pool: int = 2) -> torch.Tensor:
+    """L1 between the fakes' log spectrum summary and ``real_power`` (a running mean of the reals').
 
-    Spectral regularisation (Durall et al., CVPR 2020), here on the whole 2D spectrum, so the share of
-    energy on the horizontal/vertical axes is matched as well as the radial fall-off: it pushes the
-    generator to draw the fine texture and sharp edges that the adversarial loss alone leaves out.
+    Spectral regularisation (Durall et al., CVPR 2020), on the whole pooled 2D spectrum plus, weighted as
+    much, the two frequency axes (the few bins there would otherwise be drowned out by the rest), so it
+    asks for the straight crisp edges of real photos as well as for their fine texture, which the
+    adversarial loss alone leaves out. ``real_power`` from :func:`pooled_power` of real photos of the
+    same size.
     """
-    return (torch.log(pooled_power(fake, pool) + 1e-8) - torch.log(real_power + 1e-8)).abs().mean()
+    gap = (torch.log(pooled_power(fake, pool) + 1e-8) - torch.log(real_power + 1e-8)).abs()
+    h, w = fake.shape[-2:]
+    n_grid = (h // pool) * ((w // 2 + 1) // pool)
+    return gap[:n_grid].mean() + gap[n_grid:].mean()
 
 
 def diversity_loss(a: torch.Tensor, b: torch.Tensor, cap: float = 0.3) -> torch.Tensor:

@@ -173,9 +173,18 @@ def _stripes_and_grain(n: int, seed: int) -> torch.Tensor:
 
 def test_pooled_power_shape_and_where_the_energy_lies():
     power = pooled_power(_stripes_and_grain(2, 0))
-    assert power.shape == (16, 8) and (power >= 0).all()
-    # vertical bars put their energy on the horizontal-frequency axis (row 0), away from the diagonal
-    assert power[0, 1:].sum() > 10 * power[1:4, 1:].sum() / 3
+    assert power.shape == (32 * 16 + 15 + 15,) and (power >= 0).all()  # pooled 2D grid, then the two axes
+    grid, on_x, on_y = power[:512].reshape(32, 16), power[512:527], power[527:]
+    # vertical bars put their energy on the horizontal-frequency axis, none on the vertical one
+    assert on_x.sum() > 20 * on_y.sum()  # (the grain is isotropic)
+    assert grid[0, 1:].sum() > 10 * grid[2:5, 1:].sum() / 3
+
+
+def test_spectral_loss_knows_which_way_the_lines_run():
+    target = pooled_power(_stripes_and_grain(4, 0))
+    assert spectral_loss(_stripes_and_grain(4, 2).transpose(-1, -2), target) > 2 * spectral_loss(
+        _stripes_and_grain(4, 1), target
+    )
 
 
 def test_spectral_loss_tells_a_blurred_batch_and_pulls_it_back_to_sharp():
