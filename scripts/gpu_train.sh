@@ -21,6 +21,9 @@ SEGMENTERS=${SEGMENTERS:-1}
 DEVICE=${DEVICE:-cuda}  # DEVICE=cpu for a dry run
 GEN_ARGS=${GEN_ARGS:-}  # extra `daub train` arguments for the generators (e.g. "--batch 2 --batch-full 2")
 SEG_ARGS=${SEG_ARGS:-}  # extra arguments for the segmenters
+# per-model extra arguments; facades: the spectral and diversity losses facades v2 was fine-tuned with
+LANDSCAPE_ARGS=${LANDSCAPE_ARGS:-}
+FACADES_ARGS=${FACADES_ARGS:---spectral 2 --diversity 1}
 SHIPPED=${SHIPPED:-synth/weights}  # the shipped generators (the partner of a lone resume-D)
 export PYTHONPATH=$PWD PYTHONUNBUFFERED=1
 WORK=${WORK:-runs/gpu}
@@ -58,8 +61,8 @@ resume_files() {  # model palette: put what --resume needs into WORK/<model>; fa
     cp "$src"/resume-*.safetensors "$WORK/$name/" && cp "$g" "$WORK/$name/$pal.safetensors"
 }
 
-train_generator() {  # model palette dataset
-    local name=$1 pal=$2 ds=$3 total=$MIN resume=()
+train_generator() {  # model palette dataset extra-arguments
+    local name=$1 pal=$2 ds=$3 extra=$4 total=$MIN resume=()
     mkdir -p "$WORK/$name"
     if resume_files "$name" "$pal"; then
         total=$(python3 -c "import json,sys; from safetensors import safe_open
@@ -69,7 +72,7 @@ m = safe_open(sys.argv[1], 'pt').metadata(); print(round(json.loads(m['elapsed']
     fi
     python3 -m synth train --device "$DEVICE" --dataset "$DATA/$ds" --palette "$pal" --out "$WORK/$name" \
         --minutes "$total" --steps 1000000 --lowres-steps 1000000 --lowres-fraction 0.3 \
-        --batch 64 --batch-full 32 --ckpt-every 1000 --sample-every 1000 --profile 10 "${resume[@]}" $GEN_ARGS \
+        --batch 64 --batch-full 32 --ckpt-every 1000 --sample-every 1000 --profile 10 "${resume[@]}" $extra $GEN_ARGS \
         >"$WORK/$name/stdout.log" 2>&1
     echo "$name: exit $? $(tail -c 300 "$WORK/$name/stdout.log" | tr '\r' '\n' | tail -n 1)"
 }
@@ -84,8 +87,8 @@ train_segmenter() {  # palette dataset size (the shipped judges' recipe, README 
     echo "seg-$pal: exit $? $(tail -n 1 "$WORK/seg/stdout-$pal.log")"
 }
 
-train_generator landscape landscape stanford_background &
-train_generator facades facades facades &
+train_generator landscape landscape stanford_background "$LANDSCAPE_ARGS" &
+train_generator facades facades facades "$FACADES_ARGS" &
 if [ "$SEGMENTERS" = 1 ]; then
     train_segmenter landscape stanford_background 256x192 &
     train_segmenter facades facades 256x256 &
