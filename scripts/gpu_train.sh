@@ -21,7 +21,8 @@ SEGMENTERS=${SEGMENTERS:-1}
 DEVICE=${DEVICE:-cuda}  # DEVICE=cpu for a dry run
 GEN_ARGS=${GEN_ARGS:-}  # extra `daub train` arguments for the generators (e.g. "--batch 2 --batch-full 2")
 SEG_ARGS=${SEG_ARGS:-}  # extra arguments for the segmenters
-# per-model extra arguments; facades: the spectral and diversity losses facades v2 was fine-tuned with
+# per-model extra arguments; facades: the spectral and diversity losses of the facades v2 CPU run
+# (README: spectral 1 then 2, diversity 1 then 0.3; untried from scratch)
 LANDSCAPE_ARGS=${LANDSCAPE_ARGS:-}
 FACADES_ARGS=${FACADES_ARGS:---spectral 2 --diversity 1}
 SHIPPED=${SHIPPED:-synth/weights}  # the shipped generators (the partner of a lone resume-D)

@@ -77,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--spectral",
         type=float,
         default=0.0,
-        help="weight of the spectral loss: the fakes' log 2D power spectrum against the reals' (0 = off)",
+        help="weight of the spectral loss: the fakes' log power spectrum (2D and its two axes) against the reals' (0 = off)",
     )
     p.add_argument(
         "--diversity",
