@@ -83,11 +83,15 @@ def spectral_loss(fake: torch.Tensor, real_power: torch.Tensor, pool: int = 2) -
     return gap[:n_grid].mean() + gap[n_grid:].mean()
 
 
-def diversity_loss(a: torch.Tensor, b: torch.Tensor, cap: float = 0.3) -> torch.Tensor:
+def diversity_loss(a: torch.Tensor, b: torch.Tensor, cap: float = 0.3, pool: int = 1) -> torch.Tensor:
     """Two draws of the same maps from different noise: ``relu(cap - mean |a - b|)``, per image, averaged.
 
     A diversity-sensitive term (Yang et al., DSGAN, ICLR 2019; Mao et al., MSGAN, CVPR 2019): the
     generator loses when seeds barely change its image, and nothing once they differ by ``cap`` (images
-    in [-1, 1]), so it is never pushed to differ at any price.
+    in [-1, 1]), so it is never pushed to differ at any price. With ``pool`` > 1 both draws are first
+    averaged over ``pool``×``pool`` blocks, so only differences coarser than that count: seeds must change
+    colours and materials, and fine grain (which would otherwise satisfy the term cheaply) earns nothing.
     """
+    if pool > 1:
+        a, b = F.avg_pool2d(a.float(), pool), F.avg_pool2d(b.float(), pool)
     return F.relu(cap - (a.float() - b.float()).abs().mean((1, 2, 3))).mean()

@@ -85,6 +85,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.0,
         help="weight of the diversity loss: a second noise draw per map must differ (DSGAN-style; 0 = off)",
     )
+    p.add_argument(
+        "--diversity-pool",
+        type=int,
+        default=1,
+        metavar="N",
+        help="measure that difference on N×N block means, so fine grain does not count (default 1: pixels)",
+    )
     p.add_argument("--region-noise", type=float, default=0.3, help="share of images with one noise code per class")
     p.add_argument("--z-dim", type=int, default=32, help="noise channels (new runs)")
     p.add_argument("--head", type=int, default=32, help="width of the full-resolution stage (new runs)")
@@ -397,20 +404,21 @@ def _train_step(
     real_power: torch.Tensor | None = None,
     diversity: float = 0.0,
     z2: torch.Tensor | None = None,
+    diversity_pool: int = 1,
 ) -> tuple[torch.Tensor, ...]:
     """One generator then one discriminator update; losses ``(g, d_fake, d_real, labelmix, spectral, diversity)``.
 
     With ``spectral`` > 0 the generator also pays that weight times :func:`synth.losses.spectral_loss`
     against ``real_power`` (the running mean of the real photos' pooled power spectra). With
     ``diversity`` > 0 it draws the same maps again from ``z2`` (and fresh pixel noise) and pays that
-    weight times :func:`synth.losses.diversity_loss` of the two draws.
+    weight times :func:`synth.losses.diversity_loss` of the two draws (on ``diversity_pool`` block means).
     """
     # generator: every pixel of the fake should be segmented as its own class (class-balanced)
     m.D.requires_grad_(False)
     with torch.autocast(**amp):
         fake = m.G(seg, z)
         loss_g = d_real_loss(m.D(fake), seg, num_classes)
-        loss_div = diversity_loss(fake, m.G(seg, z2)) if diversity else torch.zeros(())
+        loss_div = diversity_loss(fake, m.G(seg, z2), pool=diversity_pool) if diversity else torch.zeros(())
     loss_spec = spectral_loss(fake, real_power) if spectral else torch.zeros(())
     m.opt_g.zero_grad(set_to_none=True)
     (loss_g + spectral * loss_spec + diversity * loss_div).backward()
@@ -504,7 +512,8 @@ def train(args: argparse.Namespace) -> int:
             real_power = _running_power(real_power, real)
         z2 = noise_map(seg, cfg.z_dim, args.region_noise, gen) if args.diversity else None
         losses = _train_step(
-            m, real, seg, z, palette.num_classes, args.labelmix, amp, gen, args.spectral, real_power, args.diversity, z2
+            m, real, seg, z, palette.num_classes, args.labelmix, amp, gen, args.spectral, real_power, args.diversity, z2,
+            args.diversity_pool,
         )
         _update_ema(m, args.ema, step)
         step += 1

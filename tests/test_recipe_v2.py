@@ -213,6 +213,15 @@ def test_diversity_loss_pays_for_alike_draws_and_nothing_past_the_cap():
     assert (b.grad < 0).all()  # a descent step moves b away from a
 
 
+def test_pooled_diversity_ignores_grain_and_pays_for_colour():
+    a = torch.zeros(2, 3, 8, 8)
+    grain = torch.ones(8, 8)
+    grain[::2, ::2] = grain[1::2, 1::2] = -1  # a +-1 checkerboard: big per-pixel, zero mean per 2x2 block
+    assert diversity_loss(a, a + grain) == 0  # per pixel, grain is difference enough
+    assert diversity_loss(a, a + grain, pool=2) == pytest.approx(0.3)  # pooled, it is no difference at all
+    assert diversity_loss(a, a + 0.1, pool=4) == pytest.approx(0.2)  # a change of colour counts either way
+
+
 def test_noise_map_is_one_code_per_image_or_per_class():
     ids = torch.zeros(2, 8, 8, dtype=torch.long)
     ids[:, 4:] = 1
