@@ -10,6 +10,7 @@ import tarfile
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 from safetensors import safe_open
 
@@ -97,3 +98,72 @@ def test_gpu_job_writes_small_resumable_files(tmp_path):
     r = run_job(data, tmp_path / "d", resume=lone.parent, SEGMENTERS="0", SHIPPED=str(shipped))
     assert r.returncode == 0 and "starting afresh" in r.stdout, r.stdout + r.stderr
     assert "resumed at step" not in (tmp_path / "d/work/landscape/stdout.log").read_text()
+
+
+def _travelling_bytes(repo: Path) -> int:
+    """What the device tool copies: tracked and untracked-not-ignored files that exist."""
+    out = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=repo, capture_output=True
+    ).stdout
+    return sum((repo / p).stat().st_size for p in out.decode().split("\0") if p and (repo / p).is_file())
+
+
+def test_device_tree_sets_the_weights_aside_so_tree_and_data_fit_and_puts_them_back(tmp_path):
+    repo = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(repo)], check=True)
+    (repo / "scripts/device_tree.sh").write_bytes((ROOT / "scripts/device_tree.sh").read_bytes())
+    weights = sorted(p.name for p in (repo / "synth/weights").glob("*.safetensors"))
+    before = {n: (repo / "synth/weights" / n).read_bytes() for n in weights}
+    tool = ["bash", "scripts/device_tree.sh"]
+    r = subprocess.run(tool + ["aside"], cwd=repo, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert not subprocess.run(["git", "ls-files", "synth/weights"], cwd=repo, capture_output=True).stdout
+    # the tree that travels + both packed datasets (22.6 MB, README) fit the device's 64 MiB
+    assert _travelling_bytes(repo) + 23_000_000 < 64 * 2**20
+    r = subprocess.run(tool + ["aside"], cwd=repo, capture_output=True, text=True)
+    assert r.returncode == 2 and "already aside" in r.stderr  # twice: a clear refusal, nothing lost
+    r = subprocess.run(tool + ["back"], cwd=repo, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert {n: (repo / "synth/weights" / n).read_bytes() for n in weights} == before
+    status = subprocess.run(["git", "status", "--porcelain"], cwd=repo, capture_output=True, text=True).stdout
+    assert [line for line in status.splitlines() if not line.endswith("scripts/device_tree.sh")] == []
+
+
+LANDED = sorted(p.parent for p in (ROOT / "checkpoints").glob("*/resume-D.safetensors"))
+LAYOUTS = {
+    "landscape": ("stanford_background", ("images", "labels"), 8, 15),
+    "facades": ("facades", ("photo", "label_index"), 12, None),
+}
+
+
+@pytest.mark.skipif(not LANDED, reason="no training in progress: checkpoints/ holds no resume files")
+@pytest.mark.parametrize("folder", LANDED, ids=lambda p: p.name)
+def test_landed_training_state_is_one_step_and_resumes(folder, tmp_path):
+    """checkpoints/<model>/ (what carries a run from one session to the next) continues with `daub train --resume`."""
+    ema, d = folder / f"{folder.name}.safetensors", folder / "resume-D.safetensors"
+    assert ema.is_file() and all(p.stat().st_size < 16 * 2**20 for p in (ema, d))
+    info = json.loads(safe_open(str(ema), "pt").metadata()["info"])
+    step = int(safe_open(str(d), "pt").metadata()["step"])
+    assert info["steps"] == step, "the EMA generator and the discriminator come from different steps"
+    dataset, layout, classes, dontcare = LAYOUTS[folder.name]
+    make_dataset(tmp_path / dataset, layout, classes, dontcare)
+    run = tmp_path / "run"
+    run.mkdir()
+    for p in (ema, d):
+        (run / p.name).write_bytes(p.read_bytes())
+    args = ["--dataset", str(tmp_path / dataset), "--palette", folder.name, "--out", str(run), "--resume"]
+    args += [
+        "--steps",
+        str(step + 1),
+        "--size",
+        "128x128",
+        "--lowres-steps",
+        "0",
+        "--batch-full",
+        "1",
+        "--threads",
+        "1",
+    ]
+    r = subprocess.run([sys.executable, "-m", "synth", "train", *args], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0 and f"resumed at step {step}" in r.stdout, r.stdout + r.stderr
+    assert json.loads(safe_open(str(run / ema.name), "pt").metadata()["info"])["steps"] == step + 1

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Make the working tree fit the GPU machine's 64 MiB beside the packed datasets, and put it back after.
+#
+#   scripts/device_tree.sh aside   # before the device call: the shipped weights leave the tree
+#   scripts/device_tree.sh back    # after it: they return, and `git status` is clean again
+#
+# The tracked tree (≈ 44 MB of it synth/weights, ≈ 23 MB checkpoints/) plus .data (≈ 23 MB) is over the
+# limit. scripts/gpu_train.sh needs none of synth/weights: it trains its own segmenters and resumes the
+# generators from checkpoints/ (RESUME=checkpoints). `aside` unstages those files (git rm --cached, so
+# the device tool neither copies nor misses them) and moves them into runs/aside/ (git-ignored, never
+# carried); `back` moves them back and restages them. Nothing is committed either way.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ASIDE=runs/aside
+case "${1:-}" in
+aside)
+    files=$(git ls-files synth/weights)
+    [ -n "$files" ] || { echo "device_tree.sh: nothing tracked in synth/weights (already aside?)" >&2; exit 2; }
+    mkdir -p "$ASIDE"
+    for f in $files; do
+        mkdir -p "$ASIDE/$(dirname "$f")" && mv "$f" "$ASIDE/$f"
+    done
+    git rm -r -q --cached synth/weights
+    echo "aside: $(echo "$files" | wc -l) files; the tree that travels is now" \
+        "$(git ls-files -z | xargs -0 du -cb | tail -n 1 | cut -f1) bytes"
+    ;;
+back)
+    [ -d "$ASIDE/synth/weights" ] || { echo "device_tree.sh: nothing in $ASIDE/synth/weights" >&2; exit 2; }
+    (cd "$ASIDE" && find synth/weights -type f) | while read -r f; do
+        mkdir -p "$(dirname "$f")" && mv "$ASIDE/$f" "$f"
+    done
+    git reset -q -- synth/weights
+    git status --short synth/weights
+    echo "back: synth/weights restored"
+    ;;
+*)
+    echo "usage: scripts/device_tree.sh aside|back" >&2
+    exit 2
+    ;;
+esac
