@@ -511,9 +511,9 @@ def train(args: argparse.Namespace) -> int:
         if args.spectral:
             real_power = _running_power(real_power, real)
         z2 = noise_map(seg, cfg.z_dim, args.region_noise, gen) if args.diversity else None
+        opts = dict(spectral=args.spectral, real_power=real_power, diversity=args.diversity, z2=z2)
         losses = _train_step(
-            m, real, seg, z, palette.num_classes, args.labelmix, amp, gen, args.spectral, real_power, args.diversity, z2,
-            args.diversity_pool,
+            m, real, seg, z, palette.num_classes, args.labelmix, amp, gen, **opts, diversity_pool=args.diversity_pool
         )
         _update_ema(m, args.ema, step)
         step += 1
