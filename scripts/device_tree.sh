@@ -4,9 +4,9 @@
 #   scripts/device_tree.sh aside   # before the device call: the shipped weights leave the tree
 #   scripts/device_tree.sh back    # after it: they return, and `git status` is clean again
 #
-# The tracked tree (≈ 44 MB of it synth/weights, ≈ 23 MB checkpoints/) plus .data (≈ 23 MB) is over the
+# The tracked tree (≈ 44 MB of it synth/weights, ≈ 23 MB train_state/) plus .data (≈ 23 MB) is over the
 # limit. scripts/gpu_train.sh needs none of synth/weights: it trains its own segmenters and resumes the
-# generators from checkpoints/ (RESUME=checkpoints). `aside` unstages those files (git rm --cached, so
+# generators from train_state/ (RESUME=train_state). `aside` unstages those files (git rm --cached, so
 # the device tool neither copies nor misses them) and moves them into runs/aside/ (git-ignored, never
 # carried); `back` moves them back and restages them. Nothing is committed either way.
 set -euo pipefail

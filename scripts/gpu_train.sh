@@ -13,7 +13,7 @@
 #          RESUME/<model>/ may hold resume-D.safetensors alone (what fits beside the repo in a 64 MiB
 #          carry): the generator is then the shipped one (SHIPPED/<palette>.safetensors, default
 #          synth/weights), used only when it comes from the same step of the same run.
-#          RESUME=checkpoints continues the runs whose state is committed there (checkpoints/README.md);
+#          RESUME=train_state continues the runs whose state is committed there (train_state/README.md);
 #          `scripts/device_tree.sh aside` first, so that the tree and the data fit the 64 MiB carry.
 #
 # Needs only python3 with torch, numpy, pillow, safetensors, tqdm (no gradio): run from the repo root.
@@ -23,7 +23,7 @@ SEGMENTERS=${SEGMENTERS:-1}
 DEVICE=${DEVICE:-cuda}  # DEVICE=cpu for a dry run
 GEN_ARGS=${GEN_ARGS:-}  # extra `daub train` arguments for the generators (e.g. "--batch 2 --batch-full 2")
 SEG_ARGS=${SEG_ARGS:-}  # extra arguments for the segmenters
-# per-model extra arguments; facades: those of the facades v2 run in checkpoints/facades (README)
+# per-model extra arguments; facades: those of the facades v2 run in train_state/facades (README)
 LANDSCAPE_ARGS=${LANDSCAPE_ARGS:-}
 FACADES_ARGS=${FACADES_ARGS:---spectral 2 --diversity 0.5 --diversity-pool 4}
 SHIPPED=${SHIPPED:-synth/weights}  # the shipped generators (the partner of a lone resume-D)

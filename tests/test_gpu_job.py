@@ -129,17 +129,17 @@ def test_device_tree_sets_the_weights_aside_so_tree_and_data_fit_and_puts_them_b
     assert [line for line in status.splitlines() if not line.endswith("scripts/device_tree.sh")] == []
 
 
-LANDED = sorted(p.parent for p in (ROOT / "checkpoints").glob("*/resume-D.safetensors"))
+LANDED = sorted(p.parent for p in (ROOT / "train_state").glob("*/resume-D.safetensors"))
 LAYOUTS = {
     "landscape": ("stanford_background", ("images", "labels"), 8, 15),
     "facades": ("facades", ("photo", "label_index"), 12, None),
 }
 
 
-@pytest.mark.skipif(not LANDED, reason="no training in progress: checkpoints/ holds no resume files")
+@pytest.mark.skipif(not LANDED, reason="no training in progress: train_state/ holds no resume files")
 @pytest.mark.parametrize("folder", LANDED, ids=lambda p: p.name)
 def test_landed_training_state_is_one_step_and_resumes(folder, tmp_path):
-    """checkpoints/<model>/ (what carries a run from one session to the next) continues with `daub train --resume`."""
+    """train_state/<model>/ (what carries a run from one session to the next) continues with `daub train --resume`."""
     ema, d = folder / f"{folder.name}.safetensors", folder / "resume-D.safetensors"
     assert ema.is_file() and all(p.stat().st_size < 16 * 2**20 for p in (ema, d))
     info = json.loads(safe_open(str(ema), "pt").metadata()["info"])
