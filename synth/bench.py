@@ -227,10 +227,10 @@ def parser() -> argparse.ArgumentParser:
     gen = sub.add_parser("generators", help="ms per image: embedded models beside official-size SPADE")
     gen.add_argument("--runs", type=int, default=9, help="timed runs per embedded figure (default 9)")
     gen.add_argument("--spade-runs", type=int, default=3, help="timed runs of official-size SPADE (default 3)")
-    add_compare(gen, "time these embedded", "v2=runs/x/landscape.safetensors")
+    add_compare(gen, "time", "v2=runs/x/landscape.safetensors")
     segs = sub.add_parser("segmenters", help="ms per photo: the photo -> label map segmenters")
     segs.add_argument("--runs", type=int, default=9, help="timed runs per segmenter (default 9)")
-    add_compare(segs, "time these segmenter", "judge=runs/seg-landscape.safetensors")
+    add_compare(segs, "time", "judge=runs/seg-landscape.safetensors")
     from synth import bench_batch, bench_serve
 
     serve = sub.add_parser("serve", help="the web demo under load: N clients x renders through /render")

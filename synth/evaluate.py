@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--dataset", default=None, help="dataset folder (default ../shared/datasets/<name> next to the repo)"
     )
     p.add_argument("--weights", default=None, help="generator weights (default: the shipped ones)")
-    add_compare(p, "evaluate these", "v2=runs/x/landscape.safetensors")
+    add_compare(p, "evaluate", "v2=runs/x/landscape.safetensors")
     p.add_argument("--judge", default=None, help="segmenter weights that judge (default: the shipped segmenter)")
     p.add_argument("--seeds", type=int, default=3, help="seeds per label map (default 3)")
     p.add_argument("--limit", type=int, default=None, help="only the first N val maps")
