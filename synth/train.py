@@ -87,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--diversity-pool",
-        type=int,
+        type=_at_least_one,
         default=1,
         metavar="N",
         help="measure that difference on N×N block means, so fine grain does not count (default 1: pixels)",
@@ -150,6 +150,17 @@ def pick_train_device(name: str) -> torch.device:
     if dev.type not in ("cpu", "cuda"):
         raise ValueError(f"--device must be cpu, cuda or auto, got {name!r}")
     return dev
+
+
+def _at_least_one(text: str) -> int:
+    """An argparse type: a whole number >= 1 (argparse turns the error into one line and exit 2)."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
+    return n
 
 
 def main(argv: list[str] | None = None) -> int:
