@@ -68,19 +68,19 @@ def pooled_power(images: torch.Tensor, pool: int = 2) -> torch.Tensor:
     return torch.cat([grid.flatten(), *axes])
 
 
-def spectral_loss(fake: torch.Tensor, real_power: torch.Tensor, pool: int = 2) -> torch.Tensor:
+def spectral_loss(fake: torch.Tensor, real_power: torch.Tensor, pool: int = 2, axis: float = 1.0) -> torch.Tensor:
     """L1 between the fakes' log spectrum summary and ``real_power`` (a running mean of the reals').
 
     Spectral regularisation (Durall et al., CVPR 2020), on the whole pooled 2D spectrum plus, weighted as
     much, the two frequency axes (the few bins there would otherwise be drowned out by the rest), so it
     asks for the straight crisp edges of real photos as well as for their fine texture, which the
     adversarial loss alone leaves out. ``real_power`` from :func:`pooled_power` of real photos of the
-    same size.
+    same size. ``axis`` weights the axes' term against the 2D grid's (1: as much).
     """
     gap = (torch.log(pooled_power(fake, pool) + 1e-8) - torch.log(real_power + 1e-8)).abs()
     h, w = fake.shape[-2:]
     n_grid = (h // pool) * ((w // 2 + 1) // pool)
-    return gap[:n_grid].mean() + gap[n_grid:].mean()
+    return gap[:n_grid].mean() + axis * gap[n_grid:].mean()
 
 
 def diversity_loss(a: torch.Tensor, b: torch.Tensor, cap: float = 0.3, pool: int = 1) -> torch.Tensor:

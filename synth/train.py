@@ -80,6 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="weight of the spectral loss: the fakes' log power spectrum (2D and its two axes) against the reals' (0 = off)",
     )
     p.add_argument(
+        "--spectral-axis",
+        type=float,
+        default=1.0,
+        help="weight of the spectral loss's two frequency axes (straight edges) against its 2D grid (default 1)",
+    )
+    p.add_argument(
         "--diversity",
         type=float,
         default=0.0,
@@ -416,11 +422,13 @@ def _train_step(
     diversity: float = 0.0,
     z2: torch.Tensor | None = None,
     diversity_pool: int = 1,
+    spectral_axis: float = 1.0,
 ) -> tuple[torch.Tensor, ...]:
     """One generator then one discriminator update; losses ``(g, d_fake, d_real, labelmix, spectral, diversity)``.
 
     With ``spectral`` > 0 the generator also pays that weight times :func:`synth.losses.spectral_loss`
-    against ``real_power`` (the running mean of the real photos' pooled power spectra). With
+    against ``real_power`` (the running mean of the real photos' pooled power spectra; its axes weighted
+    ``spectral_axis``). With
     ``diversity`` > 0 it draws the same maps again from ``z2`` (and fresh pixel noise) and pays that
     weight times :func:`synth.losses.diversity_loss` of the two draws (on ``diversity_pool`` block means).
     """
@@ -430,7 +438,7 @@ def _train_step(
         fake = m.G(seg, z)
         loss_g = d_real_loss(m.D(fake), seg, num_classes)
         loss_div = diversity_loss(fake, m.G(seg, z2), pool=diversity_pool) if diversity else torch.zeros(())
-    loss_spec = spectral_loss(fake, real_power) if spectral else torch.zeros(())
+    loss_spec = spectral_loss(fake, real_power, axis=spectral_axis) if spectral else torch.zeros(())
     m.opt_g.zero_grad(set_to_none=True)
     (loss_g + spectral * loss_spec + diversity * loss_div).backward()
     m.opt_g.step()
@@ -524,7 +532,17 @@ def train(args: argparse.Namespace) -> int:
         z2 = noise_map(seg, cfg.z_dim, args.region_noise, gen) if args.diversity else None
         opts = dict(spectral=args.spectral, real_power=real_power, diversity=args.diversity, z2=z2)
         losses = _train_step(
-            m, real, seg, z, palette.num_classes, args.labelmix, amp, gen, **opts, diversity_pool=args.diversity_pool
+            m,
+            real,
+            seg,
+            z,
+            palette.num_classes,
+            args.labelmix,
+            amp,
+            gen,
+            **opts,
+            diversity_pool=args.diversity_pool,
+            spectral_axis=args.spectral_axis,
         )
         _update_ema(m, args.ema, step)
         step += 1

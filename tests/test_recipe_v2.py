@@ -203,6 +203,15 @@ def test_spectral_loss_tells_a_blurred_batch_and_pulls_it_back_to_sharp():
     assert spectral_loss(x.detach(), target).item() < 0.5 * before
 
 
+def test_spectral_axis_weight_scales_the_axes_term_alone():
+    torch.manual_seed(0)
+    real, fake = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)
+    fake[..., ::4, :] = 1  # horizontal lines the real images lack: a gap on the axes
+    target = pooled_power(real)
+    grid, one, two = (spectral_loss(fake, target, axis=a).item() for a in (0.0, 1.0, 2.0))
+    assert one > grid and two - one == pytest.approx(one - grid, rel=1e-4)  # linear in the axis weight
+
+
 def test_diversity_loss_pays_for_alike_draws_and_nothing_past_the_cap():
     a = torch.zeros(2, 3, 8, 8)
     assert diversity_loss(a, a) == pytest.approx(0.3)

@@ -94,7 +94,11 @@ def test_train_writes_checkpoint_weights_samples_and_resumes(tiny_dataset, tmp_p
     gen = synth.load("facades", weights=out / "facades.safetensors")
     assert gen(np.ones((128, 128), np.uint8), seed=0).size == (128, 128)
     assert all(rec["spectral"] == 0 and rec["diversity"] == 0 for rec in log)  # off by default
-    r = _train(common + ["--steps", "3", "--resume", "--spectral", "1", "--diversity", "1", "--diversity-pool", "2"])
+    r = _train(
+        common
+        + ["--steps", "3", "--resume", "--spectral", "1", "--spectral-axis", "2"]
+        + ["--diversity", "1", "--diversity-pool", "2"]
+    )
     assert r.returncode == 0, r.stderr
     assert "resumed at step 2" in r.stdout
     assert torch.load(out / "ckpt.pt", weights_only=True)["step"] == 3
