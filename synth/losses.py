@@ -92,6 +92,7 @@ def diversity_loss(a: torch.Tensor, b: torch.Tensor, cap: float = 0.3, pool: int
     averaged over ``pool``×``pool`` blocks, so only differences coarser than that count: seeds must change
     colours and materials, and fine grain (which would otherwise satisfy the term cheaply) earns nothing.
     """
+    a, b = a.float(), b.float()
     if pool > 1:
-        a, b = F.avg_pool2d(a.float(), pool), F.avg_pool2d(b.float(), pool)
-    return F.relu(cap - (a.float() - b.float()).abs().mean((1, 2, 3))).mean()
+        a, b = F.avg_pool2d(a, pool), F.avg_pool2d(b, pool)
+    return F.relu(cap - (a - b).abs().mean((1, 2, 3))).mean()

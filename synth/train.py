@@ -530,7 +530,6 @@ def train(args: argparse.Namespace) -> int:
         if args.spectral:
             real_power = _running_power(real_power, real)
         z2 = noise_map(seg, cfg.z_dim, args.region_noise, gen) if args.diversity else None
-        opts = dict(spectral=args.spectral, real_power=real_power, diversity=args.diversity, z2=z2)
         losses = _train_step(
             m,
             real,
@@ -540,7 +539,10 @@ def train(args: argparse.Namespace) -> int:
             args.labelmix,
             amp,
             gen,
-            **opts,
+            spectral=args.spectral,
+            real_power=real_power,
+            diversity=args.diversity,
+            z2=z2,
             diversity_pool=args.diversity_pool,
             spectral_axis=args.spectral_axis,
         )
