@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Make the working tree fit the GPU machine's 64 MiB beside the packed datasets, and put it back after.
 #
-#   scripts/device_tree.sh aside   # before the device call: the shipped weights leave the tree
+#   scripts/device_tree.sh aside [KEEP...]  # before the device call: the shipped weights leave the tree
+#                                           # (but the KEEP files, e.g. synth/weights/landscape.safetensors)
 #   scripts/device_tree.sh back    # after it: they return, and `git status` is clean again
 #
 # The tracked tree (≈ 44 MB of it synth/weights, ≈ 23 MB train_state/) plus .data (≈ 23 MB) is over the
@@ -14,14 +15,23 @@ cd "$(dirname "$0")/.."
 ASIDE=runs/aside
 case "${1:-}" in
 aside)
+    shift
     files=$(git ls-files synth/weights)
-    [ -n "$files" ] || { echo "device_tree.sh: nothing tracked in synth/weights (already aside?)" >&2; exit 2; }
-    mkdir -p "$ASIDE"
-    for f in $files; do
-        mkdir -p "$ASIDE/$(dirname "$f")" && mv "$f" "$ASIDE/$f"
+    [ -n "$files" ] && [ ! -d "$ASIDE/synth/weights" ] || {
+        echo "device_tree.sh: synth/weights is already aside (scripts/device_tree.sh back first)" >&2
+        exit 2
+    }
+    for k in "$@"; do
+        grep -qxF -- "$k" <<<"$files" || { echo "device_tree.sh: KEEP $k is not a tracked file in synth/weights" >&2; exit 2; }
     done
-    git rm -r -q --cached synth/weights
-    echo "aside: $(echo "$files" | wc -l) files; the tree that travels is now" \
+    moved=0
+    for f in $files; do
+        printf '%s\n' "$@" | grep -qxF -- "$f" && continue
+        mkdir -p "$ASIDE/$(dirname "$f")" && mv "$f" "$ASIDE/$f"
+        git rm -q --cached "$f"
+        moved=$((moved + 1))
+    done
+    echo "aside: $moved files (kept: ${*:-none}); the tree that travels is now" \
         "$(git ls-files -z | xargs -0 du -cb | tail -n 1 | cut -f1) bytes"
     ;;
 back)
@@ -29,12 +39,13 @@ back)
     (cd "$ASIDE" && find synth/weights -type f) | while read -r f; do
         mkdir -p "$(dirname "$f")" && mv "$ASIDE/$f" "$f"
     done
+    find "$ASIDE/synth" -depth -type d -empty -delete  # nothing left aside: a later `aside` may go on
     git reset -q -- synth/weights
     git status --short synth/weights
     echo "back: synth/weights restored"
     ;;
 *)
-    echo "usage: scripts/device_tree.sh aside|back" >&2
+    echo "usage: scripts/device_tree.sh aside [KEEP...] | back" >&2
     exit 2
     ;;
 esac

@@ -16,6 +16,11 @@
 #          RESUME=train_state continues the runs whose state is committed there (train_state/README.md);
 #          `scripts/device_tree.sh aside` first, so that the tree and the data fit the 64 MiB carry.
 #
+# A generator with nothing to resume starts from INIT/<palette>.safetensors when that is a v2 generator
+# (INIT defaults to SHIPPED; INIT= trains it from scratch): `daub train --init-weights` with a fresh
+# discriminator that trains alone for D_WARMUP steps first, all at full resolution. On the GPU machine,
+# `scripts/device_tree.sh aside synth/weights/landscape.safetensors` keeps that file in the tree.
+#
 # Needs only python3 with torch, numpy, pillow, safetensors, tqdm (no gradio): run from the repo root.
 set -uo pipefail
 MIN=${1:?minutes}; DATA=${2:?data folder}; DEST=${3:?output folder}; RESUME=${4:-}
@@ -27,6 +32,8 @@ SEG_ARGS=${SEG_ARGS:-}  # extra arguments for the segmenters
 LANDSCAPE_ARGS=${LANDSCAPE_ARGS:-}
 FACADES_ARGS=${FACADES_ARGS:---spectral 2 --diversity 0.5 --diversity-pool 4}
 SHIPPED=${SHIPPED:-synth/weights}  # the shipped generators (the partner of a lone resume-D)
+INIT=${INIT-$SHIPPED}  # where a generator with no resume state starts from (empty: from scratch)
+D_WARMUP=${D_WARMUP:-200}  # steps of discriminator-only training after such a start
 export PYTHONPATH=$PWD PYTHONUNBUFFERED=1
 WORK=${WORK:-runs/gpu}
 mkdir -p "$WORK" "$DEST"
@@ -47,6 +54,11 @@ g, d = (safe_open(f, 'pt').metadata() for f in sys.argv[1:])
 sys.exit(json.loads(g['info'])['steps'] != int(d['step']))" "$1" "$2"
 }
 
+is_v2() {  # generator.safetensors: true when it is a 3D-noise (v2) generator, what daub train trains
+    [ -f "$1" ] && python3 -c "import json, sys; from safetensors import safe_open
+sys.exit(not json.loads(safe_open(sys.argv[1], 'pt').metadata()['config']).get('noise_3d'))" "$1" 2>/dev/null
+}
+
 resume_files() {  # model palette: put what --resume needs into WORK/<model>; false when there is none
     local name=$1 pal=$2 src=$RESUME/$1 g
     [ -n "$RESUME" ] && [ -f "$src/resume-D.safetensors" ] || return 1
@@ -54,7 +66,7 @@ resume_files() {  # model palette: put what --resume needs into WORK/<model>; fa
     if [ ! -f "$g" ]; then
         g=$SHIPPED/$pal.safetensors
         if ! same_step "$g" "$src/resume-D.safetensors"; then
-            echo "$name: $src has resume-D.safetensors only and $g is not from its step: starting afresh"
+            echo "$name: $src has resume-D.safetensors only and $g is not from its step: not resuming"
             return 1
         fi
         echo "$name: resuming the shipped generator $g with $src/resume-D.safetensors"
@@ -71,6 +83,12 @@ train_generator() {  # model palette dataset extra-arguments
 m = safe_open(sys.argv[1], 'pt').metadata(); print(round(json.loads(m['elapsed']) / 60 + $MIN, 2))" \
             "$WORK/$name/resume-D.safetensors")
         resume=(--resume)
+    elif [ -n "$INIT" ] && is_v2 "$INIT/$pal.safetensors"; then
+        echo "$name: nothing to resume; starting from the generator $INIT/$pal.safetensors" \
+            "with a fresh discriminator ($D_WARMUP steps alone first)"
+        resume=(--init-weights "$INIT/$pal.safetensors" --d-warmup "$D_WARMUP" --lowres-fraction 0)
+    else
+        echo "$name: nothing to resume; training from scratch"
     fi
     python3 -m synth train --device "$DEVICE" --dataset "$DATA/$ds" --palette "$pal" --out "$WORK/$name" \
         --minutes "$total" --steps 1000000 --lowres-steps 1000000 --lowres-fraction 0.3 \

@@ -127,6 +127,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", action="store_true", help="continue from OUT (ckpt.pt, else the fp16 resume files)")
     p.add_argument("--reset-ema", action="store_true", help="on --resume, restart the EMA from the current weights")
+    p.add_argument(
+        "--init-weights",
+        default=None,
+        metavar="PATH",
+        help="new run: start the generator (and its EMA) from these v2 generator weights, e.g. a shipped file; "
+        "the discriminator starts afresh (see --d-warmup); its architecture flags are ignored",
+    )
+    p.add_argument(
+        "--d-warmup",
+        type=int,
+        default=0,
+        metavar="N",
+        help="train the discriminator alone (the generator and its EMA frozen) until step N (default 0)",
+    )
     p.add_argument("--no-bf16", action="store_true", help="train in fp32 (default: bf16 autocast)")
     p.add_argument(
         "--segmenter",
@@ -297,6 +311,8 @@ def _config(
             raise FileNotFoundError(f"--resume: no checkpoint in {paths.out} (missing {', '.join(missing)})")
         # the architecture the run started with (architecture flags of this call are ignored)
         return dataclasses.replace(load_weights(paths.ema).config, default_size=size)
+    if args.init_weights:
+        return dataclasses.replace(_init_generator(args.init_weights, palette).config, default_size=size)
     return DaubConfig(
         palette=palette.name,
         label_nc=palette.num_classes + (1 if palette.dontcare is not None else 0),
@@ -309,6 +325,18 @@ def _config(
         pixel_noise=not args.no_pixel_noise,
         padding=args.padding,
     )
+
+
+def _init_generator(path: str, palette: Palette) -> DaubGenerator:
+    """The generator of ``--init-weights``: a v2 (3D-noise) generator of ``palette``, else a clear error."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"--init-weights: no such file {path}")
+    g = load_weights(path)
+    if g.config.palette != palette.name:
+        raise ValueError(f"--init-weights: {path} is a {g.config.palette} generator, not {palette.name}")
+    if not g.config.noise_3d:
+        raise ValueError(f"--init-weights: {path} is a v1 generator (no 3D noise); daub train trains v2 only")
+    return g
 
 
 def _build_models(cfg: DaubConfig, num_classes: int, args: argparse.Namespace, dev: torch.device) -> _Models:
@@ -423,8 +451,12 @@ def _train_step(
     z2: torch.Tensor | None = None,
     diversity_pool: int = 1,
     spectral_axis: float = 1.0,
+    train_g: bool = True,
 ) -> tuple[torch.Tensor, ...]:
     """One generator then one discriminator update; losses ``(g, d_fake, d_real, labelmix, spectral, diversity)``.
+
+    With ``train_g`` False the generator is not updated (a discriminator warm-up): its loss is only
+    measured, and the optional losses are not computed.
 
     With ``spectral`` > 0 the generator also pays that weight times :func:`synth.losses.spectral_loss`
     against ``real_power`` (the running mean of the real photos' pooled power spectra; its axes weighted
@@ -434,14 +466,20 @@ def _train_step(
     """
     # generator: every pixel of the fake should be segmented as its own class (class-balanced)
     m.D.requires_grad_(False)
-    with torch.autocast(**amp):
-        fake = m.G(seg, z)
-        loss_g = d_real_loss(m.D(fake), seg, num_classes)
-        loss_div = diversity_loss(fake, m.G(seg, z2), pool=diversity_pool) if diversity else torch.zeros(())
-    loss_spec = spectral_loss(fake, real_power, axis=spectral_axis) if spectral else torch.zeros(())
-    m.opt_g.zero_grad(set_to_none=True)
-    (loss_g + spectral * loss_spec + diversity * loss_div).backward()
-    m.opt_g.step()
+    if not train_g:
+        with torch.no_grad(), torch.autocast(**amp):
+            fake = m.G(seg, z)
+            loss_g = d_real_loss(m.D(fake), seg, num_classes)
+        loss_spec = loss_div = torch.zeros(())
+    else:
+        with torch.autocast(**amp):
+            fake = m.G(seg, z)
+            loss_g = d_real_loss(m.D(fake), seg, num_classes)
+            loss_div = diversity_loss(fake, m.G(seg, z2), pool=diversity_pool) if diversity else torch.zeros(())
+        loss_spec = spectral_loss(fake, real_power, axis=spectral_axis) if spectral else torch.zeros(())
+        m.opt_g.zero_grad(set_to_none=True)
+        (loss_g + spectral * loss_spec + diversity * loss_div).backward()
+        m.opt_g.step()
     m.D.requires_grad_(True)
     # discriminator: real pixels -> their class, fake pixels -> "fake", LabelMix consistency
     with torch.autocast(**amp):
@@ -484,12 +522,12 @@ def _log_record(
     return {
         "step": step,
         "res": f"{size[0]}x{size[1]}",
-        "g": round(float(loss_g), 4),
-        "d_fake": round(float(loss_fake), 4),
-        "d_real": round(float(loss_real), 4),
-        "labelmix": round(float(loss_lm), 4),
-        "spectral": round(float(loss_spec), 4),
-        "diversity": round(float(loss_div), 4),
+        "g": round(float(loss_g.detach()), 4),
+        "d_fake": round(float(loss_fake.detach()), 4),
+        "d_real": round(float(loss_real.detach()), 4),
+        "labelmix": round(float(loss_lm.detach()), 4),
+        "spectral": round(float(loss_spec.detach()), 4),
+        "diversity": round(float(loss_div.detach()), 4),
         "min": round(minutes, 2),
         "img_per_s": round(images * (step - since[0]) / (time.time() - since[1]), 1),
     }
@@ -500,6 +538,8 @@ def train(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
+    if args.init_weights and args.resume:
+        raise ValueError("--init-weights starts a new run; --resume continues one: give one of them")
     dev = pick_train_device(args.device)
     torch.backends.cudnn.benchmark = True  # two input sizes per run: autotune the convolutions once
     palette = load_palette(args.palette)
@@ -512,6 +552,10 @@ def train(args: argparse.Namespace) -> int:
     cfg = _config(args, palette, size, paths, from_files)
     m = _build_models(cfg, palette.num_classes, args, dev)
     step, elapsed = _resume(m, paths, dev, from_files, args.reset_ema) if args.resume else (0, 0.0)
+    if args.init_weights:
+        for g in (m.G, m.G_ema):
+            g.load_state_dict(_init_generator(args.init_weights, palette).state_dict())
+        print(f"generator from {args.init_weights}; discriminator afresh")
     (paths.out / "samples").mkdir(parents=True, exist_ok=True)  # only once the inputs (and resume files) check out
     gen = torch.Generator().manual_seed(args.seed + step)
     amp = dict(device_type=dev.type, dtype=torch.bfloat16, enabled=not args.no_bf16)
@@ -545,8 +589,10 @@ def train(args: argparse.Namespace) -> int:
             z2=z2,
             diversity_pool=args.diversity_pool,
             spectral_axis=args.spectral_axis,
+            train_g=step >= args.d_warmup,
         )
-        _update_ema(m, args.ema, step)
+        if step >= args.d_warmup:
+            _update_ema(m, args.ema, step)
         step += 1
         bar.update(1)
         if step % 25 == 0 or step == first_step + 1:  # first step too: a broken run shows at once

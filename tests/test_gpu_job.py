@@ -95,9 +95,18 @@ def test_gpu_job_writes_small_resumable_files(tmp_path):
     assert "resumed at step" in (tmp_path / "c/work/landscape/stdout.log").read_text()
     other = tmp_path / "b/out/landscape/landscape.safetensors"  # a later step of the run
     (shipped / "landscape.safetensors").write_bytes(other.read_bytes())
-    r = run_job(data, tmp_path / "d", resume=lone.parent, SEGMENTERS="0", SHIPPED=str(shipped))
-    assert r.returncode == 0 and "starting afresh" in r.stdout, r.stdout + r.stderr
+    r = run_job(data, tmp_path / "d", resume=lone.parent, SEGMENTERS="0", SHIPPED=str(shipped), INIT="")
+    assert r.returncode == 0 and "not resuming" in r.stdout and "training from scratch" in r.stdout, r.stdout
     assert "resumed at step" not in (tmp_path / "d/work/landscape/stdout.log").read_text()
+
+    # nothing to resume, but a v2 generator in INIT (default: SHIPPED): it starts from that, D afresh
+    r = run_job(data, tmp_path / "e", SEGMENTERS="0", SHIPPED=str(shipped), D_WARMUP="1")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"starting from the generator {shipped}/landscape.safetensors" in r.stdout
+    assert "facades: nothing to resume; training from scratch" in r.stdout  # no facades file in SHIPPED
+    info = json.loads(safe_open(str(tmp_path / "e/out/landscape/landscape.safetensors"), "pt").metadata()["info"])
+    assert info["recipe"]["init_weights"] == f"{shipped}/landscape.safetensors" and info["recipe"]["d_warmup"] == 1
+    assert info["recipe"]["lowres_fraction"] == 0  # the generator is trained at full size: no half-size phase
 
 
 def _travelling_bytes(repo: Path) -> int:
@@ -124,6 +133,23 @@ def test_device_tree_sets_the_weights_aside_so_tree_and_data_fit_and_puts_them_b
     assert r.returncode == 2 and "already aside" in r.stderr  # twice: a clear refusal, nothing lost
     r = subprocess.run(tool + ["back"], cwd=repo, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+    assert {n: (repo / "synth/weights" / n).read_bytes() for n in weights} == before
+    status = subprocess.run(["git", "status", "--porcelain"], cwd=repo, capture_output=True, text=True).stdout
+    assert [line for line in status.splitlines() if not line.endswith("scripts/device_tree.sh")] == []
+
+    # KEEP: the generator a GPU job warm-starts from stays in the tree, and the rest still fits
+    keep = "synth/weights/landscape.safetensors"
+    r = subprocess.run(tool + ["aside", "synth/weights/nothing.safetensors"], cwd=repo, capture_output=True, text=True)
+    assert r.returncode == 2 and "not a tracked file" in r.stderr
+    assert {n: (repo / "synth/weights" / n).read_bytes() for n in weights} == before  # refused before moving
+    r = subprocess.run(tool + ["aside", keep], cwd=repo, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    tracked = subprocess.run(["git", "ls-files", "synth/weights"], cwd=repo, capture_output=True, text=True).stdout
+    assert tracked.split() == [keep]
+    assert _travelling_bytes(repo) + 23_000_000 < 64 * 2**20
+    r = subprocess.run(tool + ["aside"], cwd=repo, capture_output=True, text=True)
+    assert r.returncode == 2 and "already aside" in r.stderr
+    assert subprocess.run(tool + ["back"], cwd=repo, capture_output=True).returncode == 0
     assert {n: (repo / "synth/weights" / n).read_bytes() for n in weights} == before
     status = subprocess.run(["git", "status", "--porcelain"], cwd=repo, capture_output=True, text=True).stdout
     assert [line for line in status.splitlines() if not line.endswith("scripts/device_tree.sh")] == []

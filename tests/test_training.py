@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -194,7 +195,7 @@ def test_segmenter_with_context_saves_and_loads(tmp_path):
     save_segmenter(net, tmp_path / "seg.safetensors", "landscape", (32, 32))
     seg = load_small("landscape", weights=tmp_path / "seg.safetensors", fast=False)
     assert seg.model.context is not None
-    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    x = torch.rand(2, 3, 64, 64) * 2 - 1
     with torch.no_grad():
         ref = net(x)
         ablated = SegNet(8, ch=(4, 8, 8, 8, 8))
@@ -292,3 +293,87 @@ def test_segmenter_refuses_foreign_weights(tmp_path):
         load_segmenter("facades", weights=tmp_path / "other.safetensors")
     with pytest.raises(FileNotFoundError, match="daub train --segmenter"):
         load_segmenter("facades", weights=tmp_path / "missing.safetensors")
+
+
+def _tiny_models():
+    """Tiny v2 models for facades (12 classes) as ``daub train`` builds them, and a batch of 2 at 64x64."""
+    from palettes import load as load_palette
+    from synth.labels import one_hot
+    from synth.train import _build_models, _config, _Paths, build_parser, noise_map
+
+    args = build_parser().parse_args(
+        ["--dataset", "x", "--palette", "facades", "--out", "x", "--z-dim", "8", "--head", "8"]
+        + ["--d-channels", "8,16,16,16,16"]
+    )
+    pal = load_palette("facades")
+    torch.manual_seed(0)
+    cfg = _config(args, pal, (64, 64), _Paths.of(Path("x"), "facades"), False)
+    m = _build_models(cfg, pal.num_classes, args, torch.device("cpu"))
+    gen = torch.Generator().manual_seed(0)
+    lab = torch.randint(0, 3, (2, 64, 64), generator=gen)
+    seg = one_hot(lab, pal)
+    real = torch.rand(2, 3, 64, 64, generator=gen) * 2 - 1
+    return m, real, seg, noise_map(seg, 8, 0.0, gen), pal.num_classes, gen
+
+
+def test_d_warmup_step_trains_the_discriminator_alone():
+    from synth.train import _train_step
+
+    m, real, seg, z, n, gen = _tiny_models()
+    amp = dict(device_type="cpu", dtype=torch.bfloat16, enabled=False)
+    for train_g in (False, True):
+        g0 = [p.detach().clone() for p in m.G.parameters()]
+        d0 = [p.detach().clone() for p in m.D.parameters()]
+        losses = _train_step(m, real, seg, z, n, 10.0, amp, gen, train_g=train_g)
+        g_moved = any(not torch.equal(a, b) for a, b in zip(g0, m.G.parameters()))
+        d_moved = any(not torch.equal(a, b) for a, b in zip(d0, m.D.parameters()))
+        assert d_moved and g_moved == train_g
+        assert torch.isfinite(losses[0]) and losses[0] > 0  # the generator's loss is still measured
+
+
+def test_init_weights_start_a_new_run_from_a_generator_file(tiny_dataset, tmp_path):
+    """--init-weights: G and EMA from a file, D afresh; with --d-warmup they stay put until that step."""
+    common = ["--dataset", str(tiny_dataset), "--palette", "facades", "--size", "64x64", "--lowres-steps", "0"]
+    common += ["--batch-full", "2", "--threads", "1", "--d-channels", "8,16,16,16,16", "--ckpt-every", "1"]
+    assert (
+        _train(common + ["--out", str(tmp_path / "a"), "--steps", "1", "--z-dim", "8", "--head", "8"]).returncode == 0
+    )
+    init = tmp_path / "a" / "facades.safetensors"
+    first = load_weights(init).state_dict()
+    out = tmp_path / "b"
+    r = _train(common + ["--out", str(out), "--steps", "2", "--init-weights", str(init), "--d-warmup", "2"])
+    assert r.returncode == 0, r.stderr
+    assert "discriminator afresh" in r.stdout
+    after = load_weights(out / "facades.safetensors")
+    assert after.config.z_dim == 8  # the file's architecture, not the flags' defaults
+    raw = torch.load(out / "ckpt.pt", weights_only=True)["G"]
+    for weights in (after.state_dict(), raw):  # the EMA and the raw generator: frozen through the warm-up
+        assert all(torch.equal(first[k], v.float()) for k, v in weights.items())
+    info = json.loads(safe_open(str(out / "facades.safetensors"), "pt").metadata()["info"])
+    assert info["steps"] == 2 and info["recipe"]["init_weights"] == str(init)
+    r = _train(common + ["--out", str(out), "--steps", "3", "--resume", "--d-warmup", "2"])
+    assert r.returncode == 0, r.stderr
+    moved = load_weights(out / "facades.safetensors").state_dict()
+    assert any(not torch.equal(first[k], v) for k, v in moved.items())  # trains once the warm-up is over
+
+
+def test_init_weights_errors_are_one_line_and_write_nothing(tiny_dataset, tmp_path):
+    from synth.generators.embedded import DaubConfig, DaubGenerator, save_weights
+
+    v1 = tmp_path / "v1.safetensors"
+    save_weights(DaubGenerator(DaubConfig(palette="facades", label_nc=12, channels=(16,) * 5, hidden=(16,) * 5)), v1)
+    land = tmp_path / "land.safetensors"
+    cfg = DaubConfig(palette="landscape", label_nc=9, channels=(16,) * 5, hidden=(16,) * 5, noise_3d=True, z_dim=8)
+    save_weights(DaubGenerator(cfg), land)
+    common = ["--dataset", str(tiny_dataset), "--palette", "facades", "--steps", "1", "--threads", "1"]
+    cases = [
+        (["--init-weights", str(tmp_path / "none.safetensors")], "no such file"),
+        (["--init-weights", str(v1)], "v1 generator"),
+        (["--init-weights", str(land)], "landscape generator, not facades"),
+        (["--init-weights", str(land), "--resume"], "give one of them"),
+    ]
+    for k, (extra, message) in enumerate(cases):
+        out = tmp_path / f"run{k}"
+        r = _train(common + ["--out", str(out), *extra])
+        assert r.returncode == 2 and message in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+        assert not out.exists()
