@@ -75,6 +75,32 @@ def axis_energy_share(images: np.ndarray, width: int = 1) -> float:
     return float(np.mean(axis[rings] / total[rings]))
 
 
+#: frequency-ring bands of :func:`axis_band_db` (ring = 1 / min(H, W)), low to high
+AXIS_BANDS = ((2, 8), (8, 16), (16, 32), (32, 64), (64, 129))
+
+
+def axis_band_db(fake: np.ndarray, real: np.ndarray, bands=AXIS_BANDS) -> dict[str, tuple[float, float]]:
+    """Per band of rings ``[lo, hi)``: the fakes' power against the reals' in dB, on the axes and off them.
+
+    What :func:`axis_energy_share` summarises, taken apart: straight horizontal/vertical edges put energy on
+    the axes (within one bin, as there), grain everywhere. 0 dB = as much as the real images. Bands past
+    the Nyquist ring are left out.
+    """
+    pf, pr = power_spectra(fake), power_spectra(real)
+    fy, fx = _freq_grid(pf.shape)
+    h, w = pf.shape
+    on = (np.abs(fy) * h <= 1) | (np.abs(fx) * w <= 1)
+    ring = np.floor(np.hypot(fy, fx) * min(h, w)).astype(int)
+    out = {}
+    for lo, hi in bands:
+        band = (ring >= lo) & (ring < hi) & (ring <= min(h, w) // 2)  # up to the Nyquist ring, as the share
+        if not band.any():
+            continue
+        on_db, off_db = (float(10 * np.log10(pf[band & s].sum() / pr[band & s].sum())) for s in (on, ~on))
+        out[f"{lo}-{hi - 1}"] = (round(on_db, 2), round(off_db, 2))
+    return out
+
+
 def kid(a: np.ndarray, b: np.ndarray) -> float:
     """Kernel Inception Distance (unbiased MMD^2, cubic polynomial kernel) between feature sets ``[N, D]``."""
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)

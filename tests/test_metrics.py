@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 
 from synth.metrics import (
+    AXIS_BANDS,
+    axis_band_db,
     axis_energy_share,
     confusion,
     kid,
@@ -35,6 +37,20 @@ def test_streaks_put_energy_on_the_axes_and_noise_does_not():
     streaky, isotropic = axis_energy_share(stripes()), axis_energy_share(noise_images())
     # white noise: the axis bins' share of each ring (~0.18 at 48x64); stripes: most of the energy
     assert isotropic < 0.25 and streaky > 0.5 and streaky > 2.5 * isotropic
+
+
+def test_axis_band_db_tells_lines_from_grain_band_by_band():
+    noise = noise_images()
+    same = axis_band_db(noise, noise)
+    assert list(same) == [f"{lo}-{hi - 1}" for lo, hi in AXIS_BANDS if lo <= 24]  # 48x64: Nyquist at ring 24
+    assert all(v == (0.0, 0.0) for v in same.values())
+    # stripes of period 6 at h=48: ring 8 on the vertical axis, far more energy there than in the noise
+    lines = axis_band_db(stripes(), noise)
+    assert lines["8-15"][0] > 10 and lines["8-15"][0] - lines["8-15"][1] > 10
+    # a wrong band (off-axis grain only): an isotropic extra adds as much on and off the axes
+    louder = axis_band_db(np.clip(noise.astype(int) * 2 - 128, 0, 255).astype(np.uint8), noise)
+    on, off = louder["16-31"]
+    assert on > 1 and abs(on - off) < 1
 
 
 def test_spectrum_gap_is_zero_for_the_same_images_and_grows_with_blur():
