@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 
@@ -46,6 +48,68 @@ def labelmix_loss(d_mixed: torch.Tensor, d_real: torch.Tensor, d_fake: torch.Ten
     return F.mse_loss(d_mixed.float(), target)
 
 
+def _batch_power(images: torch.Tensor) -> torch.Tensor:
+    """Batch-mean one-sided power spectrum ``[H, W // 2 + 1]`` of the grey images, mean-removed, Hann-windowed."""
+    g = images.float().mean(1)
+    g = g - g.mean((-2, -1), keepdim=True)
+    h, w = g.shape[-2:]
+    hann = (torch.hann_window(n, periodic=False, device=g.device) for n in (h, w))
+    return torch.fft.rfft2(g * torch.outer(*hann)).abs().square().mean(0)
+
+
+def band_edges(h: int, w: int) -> list[int]:
+    """Half-octave bands of frequency rings (ring = 1 / min(H, W)) from ring 2 up to the Nyquist ring:
+    ``[2, 3, 4, 6, 8, 12, 16, …, min(H, W) // 2 + 1]``; band ``k`` holds rings ``edges[k] ≤ r < edges[k + 1]``
+    (the last band takes a remainder under half a band)."""
+    top, edges = min(h, w) // 2 + 1, [2, 3]
+    while True:
+        nxt = edges[-1] * 4 // 3 if edges[-1] % 3 == 0 else edges[-1] * 3 // 2
+        if nxt + (nxt - edges[-1]) // 2 > top:  # less than half a band would be left: the last band takes it
+            return edges + [top]
+        edges.append(nxt)
+
+
+@functools.lru_cache(maxsize=8)
+def _band_index(h: int, w: int, device: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """For :func:`band_power`: the kept bins of the flat one-sided spectrum, their entry ids, their weights (2
+    where a bin stands for its mirror image too, so the sums are the full spectrum's), and each entry's
+    weight in :func:`band_loss` (its band's share of the rings, as the eval metrics weigh rings alike)."""
+    ky = torch.fft.fftfreq(h, device=device)[:, None] * h
+    kx = torch.arange(w // 2 + 1, device=device)[None, :].float()
+    ring = (torch.hypot(ky / h, kx / w) * min(h, w)).floor()  # rings of 1 / min(H, W), as synth.metrics
+    # within one bin of an axis, as synth.metrics.axis_energy_share; no kept bin is on both (ring >= 2)
+    part = torch.where(ky.abs() <= 1, 0, torch.where(kx <= 1, 1, 2))  # vertical lines, horizontal lines, rest
+    edges = torch.tensor(band_edges(h, w), device=device, dtype=torch.float)
+    band = torch.bucketize(ring, edges, right=True) - 1
+    keep = ((ring >= edges[0]) & (ring < edges[-1])).flatten()
+    twice = ((kx > 0) & (kx < w / 2)).float().expand(h, -1) + 1
+    rings = (edges[1:] - edges[:-1]).repeat_interleave(3)
+    ids = (band * 3 + part).flatten()[keep]
+    return keep.nonzero()[:, 0], ids, twice.flatten()[keep], rings / rings.sum()
+
+
+def band_power(images: torch.Tensor) -> torch.Tensor:
+    """Spectrum summary by half-octave bands of frequency rings: each band's power on either axis and off them.
+
+    ``images`` ``[B, 3, H, W]``, windowed as :func:`pooled_power`. Each entry sums many bins of the batch-mean
+    spectrum (single bins of a batch of four fluctuate by dB); the triples (vertical lines, horizontal lines,
+    the rest) say how much energy lies in straight edges against the rest, band by band: what ``daub
+    eval``'s axis-energy share and spectrum gap measure. A flat vector ``[3 * len(band_edges) - 3]``.
+    """
+    power = _batch_power(images)
+    sel, ids, twice, weights = _band_index(*images.shape[-2:], str(power.device))
+    return torch.zeros(len(weights), device=power.device).index_add(0, ids, power.flatten()[sel] * twice)
+
+
+def band_loss(fake: torch.Tensor, real_bands: torch.Tensor) -> torch.Tensor:
+    """|log| gap between the fakes' :func:`band_power` and ``real_bands`` (a running mean of the reals'), each
+    band weighted by its share of the rings (as ``daub eval`` weighs rings alike), empty entries left out."""
+    fake_bands = band_power(fake)
+    weights = _band_index(*fake.shape[-2:], str(fake.device))[3] * (real_bands > 0)
+    gap = (torch.log(fake_bands + 1e-8) - torch.log(real_bands + 1e-8)).abs()
+    return (gap * weights).sum() / weights.sum()
+
+
 def pooled_power(images: torch.Tensor, pool: int = 2) -> torch.Tensor:
     """Spectrum summary of a batch: pooled 2D power, then the power along the two frequency axes (1D).
 
@@ -55,13 +119,10 @@ def pooled_power(images: torch.Tensor, pool: int = 2) -> torch.Tensor:
     the bins within one of each axis (horizontal and vertical lines: edges, frames, sills) and averaged
     over ``pool`` frequencies along it. fp32 throughout; one flat vector (see :func:`spectral_loss`).
     """
-    g = images.float().mean(1)
-    g = g - g.mean((-2, -1), keepdim=True)
-    h, w = g.shape[-2:]
-    hann = (torch.hann_window(n, periodic=False, device=g.device) for n in (h, w))
-    power = torch.fft.rfft2(g * torch.outer(*hann)).abs().square().mean(0)  # [h, w // 2 + 1]
+    power = _batch_power(images)
+    h = power.shape[0]
     grid = F.avg_pool2d(power[None, None], pool)[0, 0]
-    k = torch.arange(2, h // 2 + 1, device=g.device)
+    k = torch.arange(2, h // 2 + 1, device=power.device)
     on_x = power[[0, 1, -1], 2:].sum(0)  # horizontal frequencies: vertical lines
     on_y = power[k, :2].sum(1) + power[h - k, :2].sum(1)  # vertical frequencies: horizontal lines
     axes = [F.avg_pool1d(a[None, None], pool)[0, 0] for a in (on_x, on_y)]

@@ -38,6 +38,8 @@ from synth.generators.base import to_pil
 from synth.generators.embedded import DaubConfig, DaubGenerator, load_weights, save_weights, seed_inputs
 from synth.labels import one_hot
 from synth.losses import (
+    band_loss,
+    band_power,
     d_fake_loss,
     d_real_loss,
     diversity_loss,
@@ -84,6 +86,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=1.0,
         help="weight of the spectral loss's two frequency axes (straight edges) against its 2D grid (default 1)",
+    )
+    p.add_argument(
+        "--spectral-bands",
+        type=float,
+        default=0.0,
+        help="weight of the band spectral loss: the fakes' power per half-octave band, on either axis and off "
+        "them, against the reals' (steadier than single bins; 0 = off)",
     )
     p.add_argument(
         "--diversity",
@@ -452,15 +461,19 @@ def _train_step(
     diversity_pool: int = 1,
     spectral_axis: float = 1.0,
     train_g: bool = True,
+    bands: float = 0.0,
+    real_bands: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, ...]:
-    """One generator then one discriminator update; losses ``(g, d_fake, d_real, labelmix, spectral, diversity)``.
+    """One generator then one discriminator update; losses ``(g, d_fake, d_real, labelmix, spectral, diversity,
+    bands)``.
 
     With ``train_g`` False the generator is not updated (a discriminator warm-up): its loss is only
     measured, and the optional losses are not computed.
 
     With ``spectral`` > 0 the generator also pays that weight times :func:`synth.losses.spectral_loss`
     against ``real_power`` (the running mean of the real photos' pooled power spectra; its axes weighted
-    ``spectral_axis``). With
+    ``spectral_axis``), and with ``bands`` > 0 that weight times :func:`synth.losses.band_loss` against
+    ``real_bands`` (the running mean of the real photos' band powers). With
     ``diversity`` > 0 it draws the same maps again from ``z2`` (and fresh pixel noise) and pays that
     weight times :func:`synth.losses.diversity_loss` of the two draws (on ``diversity_pool`` block means).
     """
@@ -470,15 +483,16 @@ def _train_step(
         with torch.no_grad(), torch.autocast(**amp):
             fake = m.G(seg, z)
             loss_g = d_real_loss(m.D(fake), seg, num_classes)
-        loss_spec = loss_div = torch.zeros(())
+        loss_spec = loss_div = loss_bands = torch.zeros(())
     else:
         with torch.autocast(**amp):
             fake = m.G(seg, z)
             loss_g = d_real_loss(m.D(fake), seg, num_classes)
             loss_div = diversity_loss(fake, m.G(seg, z2), pool=diversity_pool) if diversity else torch.zeros(())
         loss_spec = spectral_loss(fake, real_power, axis=spectral_axis) if spectral else torch.zeros(())
+        loss_bands = band_loss(fake, real_bands) if bands else torch.zeros(())
         m.opt_g.zero_grad(set_to_none=True)
-        (loss_g + spectral * loss_spec + diversity * loss_div).backward()
+        (loss_g + spectral * loss_spec + diversity * loss_div + bands * loss_bands).backward()
         m.opt_g.step()
     m.D.requires_grad_(True)
     # discriminator: real pixels -> their class, fake pixels -> "fake", LabelMix consistency
@@ -493,12 +507,13 @@ def _train_step(
     m.opt_d.zero_grad(set_to_none=True)
     loss_d.backward()
     m.opt_d.step()
-    return loss_g, loss_fake, loss_real, loss_lm, loss_spec, loss_div
+    return loss_g, loss_fake, loss_real, loss_lm, loss_spec, loss_div, loss_bands
 
 
-def _running_power(mean: torch.Tensor | None, real: torch.Tensor, rate: float = 0.02) -> torch.Tensor:
-    """Running mean of the real photos' pooled power spectra (restarted when the training size changes)."""
-    power = pooled_power(real).detach()
+def _running_power(mean: torch.Tensor | None, real: torch.Tensor, rate: float = 0.02, summary=None) -> torch.Tensor:
+    """Running mean of the real photos' spectrum ``summary`` (default :func:`synth.losses.pooled_power`),
+    restarted when the training size changes."""
+    power = (summary or pooled_power)(real).detach()
     return power if mean is None or mean.shape != power.shape else torch.lerp(mean, power, rate)
 
 
@@ -518,7 +533,7 @@ def _log_record(
     since: tuple[int, float],
 ) -> dict:
     """One ``log.jsonl`` line; the speed counts ``images`` per step since ``since`` = ``(step, time)``."""
-    loss_g, loss_fake, loss_real, loss_lm, loss_spec, loss_div = losses
+    loss_g, loss_fake, loss_real, loss_lm, loss_spec, loss_div, loss_bands = losses
     return {
         "step": step,
         "res": f"{size[0]}x{size[1]}",
@@ -528,6 +543,7 @@ def _log_record(
         "labelmix": round(float(loss_lm.detach()), 4),
         "spectral": round(float(loss_spec.detach()), 4),
         "diversity": round(float(loss_div.detach()), 4),
+        "bands": round(float(loss_bands.detach()), 4),
         "min": round(minutes, 2),
         "img_per_s": round(images * (step - since[0]) / (time.time() - since[1]), 1),
     }
@@ -563,7 +579,7 @@ def train(args: argparse.Namespace) -> int:
     clock = _Clock(elapsed)
     from tqdm import tqdm
 
-    profiler, first_step, last_log, real_power = None, step, (step, time.time()), None
+    profiler, first_step, last_log, real_power, real_bands = None, step, (step, time.time()), None, None
     bar = tqdm(total=args.steps, initial=step, desc=f"train {palette.name}", dynamic_ncols=True, mininterval=10)
     while step < args.steps and not (args.minutes and clock.minutes() > args.minutes):
         profiler = _profile_tick(profiler, step - first_step, args.profile, dev, paths.out / "profile.txt")
@@ -573,6 +589,8 @@ def train(args: argparse.Namespace) -> int:
         z = noise_map(seg, cfg.z_dim, args.region_noise, gen)
         if args.spectral:
             real_power = _running_power(real_power, real)
+        if args.spectral_bands:
+            real_bands = _running_power(real_bands, real, summary=band_power)
         z2 = noise_map(seg, cfg.z_dim, args.region_noise, gen) if args.diversity else None
         losses = _train_step(
             m,
@@ -590,6 +608,8 @@ def train(args: argparse.Namespace) -> int:
             diversity_pool=args.diversity_pool,
             spectral_axis=args.spectral_axis,
             train_g=step >= args.d_warmup,
+            bands=args.spectral_bands,
+            real_bands=real_bands,
         )
         if step >= args.d_warmup:
             _update_ema(m, args.ema, step)

@@ -12,6 +12,9 @@ from synth.discriminator import SegDiscriminator
 from synth.generators.embedded import DaubConfig, DaubGenerator, EmbeddedGenerator, load_weights, save_weights
 from synth.labels import one_hot as palette_one_hot
 from synth.losses import (
+    band_edges,
+    band_loss,
+    band_power,
     class_weights,
     d_fake_loss,
     d_real_loss,
@@ -210,6 +213,48 @@ def test_spectral_axis_weight_scales_the_axes_term_alone():
     target = pooled_power(real)
     grid, one, two = (spectral_loss(fake, target, axis=a).item() for a in (0.0, 1.0, 2.0))
     assert one > grid and two - one == pytest.approx(one - grid, rel=1e-4)  # linear in the axis weight
+
+
+def test_band_power_agrees_with_the_eval_metric_on_and_off_the_axes():
+    from synth.metrics import axis_band_db
+
+    real, fake = _stripes_and_grain(4, 0), _stripes_and_grain(4, 1)
+    fake[..., ::3, :] = 1  # horizontal lines: energy on the vertical-frequency axis
+    as_uint8 = [((x.permute(0, 2, 3, 1) + 1) * 127.5).round().byte().numpy() for x in (fake, real)]
+    theirs = axis_band_db(*as_uint8, bands=((8, 12), (12, 16), (16, 24)))
+    assert band_edges(64, 64) == [2, 3, 4, 6, 8, 12, 16, 24, 33] and band_edges(256, 256)[-3:] == [64, 96, 129]
+    fb, rb = band_power(fake), band_power(real)
+    for k, (on_db, off_db) in enumerate(theirs.values(), start=4):  # bands 4..6: rings 8..11, 12..15, 16..23
+        on = (fb[3 * k] + fb[3 * k + 1]) / (rb[3 * k] + rb[3 * k + 1])  # the metric joins the two axes
+        assert 10 * torch.log10(on).item() == pytest.approx(on_db, abs=0.3)
+        assert 10 * torch.log10(fb[3 * k + 2] / rb[3 * k + 2]).item() == pytest.approx(off_db, abs=0.3)
+    # the lines are horizontal: the excess is on the vertical-frequency axis, not on the other
+    assert fb[12:21:3].sum() < 2 * rb[12:21:3].sum() and fb[13:21:3].sum() > 3 * rb[13:21:3].sum()
+
+
+def test_band_power_is_steady_where_single_bins_are_not():
+    """Two batches of four from one distribution: band sums agree, the pooled 2D bins scatter by dB."""
+    g = torch.Generator().manual_seed(0)
+    a, b = (torch.randn(4, 3, 128, 128, generator=g).clamp(-1, 1) for _ in range(2))
+    bin_gap = (pooled_power(a).log() - pooled_power(b).log()).abs()
+    assert band_loss(a, band_power(b)) < 0.4 * bin_gap.mean()  # band_loss: the same |log| gap, weighted by rings
+
+
+def test_band_loss_pulls_a_blurred_batch_back_and_knows_the_axes():
+    real = _stripes_and_grain(4, 0)
+    target = band_power(real)
+    assert band_loss(_stripes_and_grain(4, 2).transpose(-1, -2), target) > 3 * band_loss(
+        _stripes_and_grain(4, 1), target
+    )
+    x = torch.nn.functional.avg_pool2d(_stripes_and_grain(4, 1), 5, 1, 2, count_include_pad=False)
+    x.requires_grad_(True)
+    opt = torch.optim.Adam([x], lr=0.02)
+    before = band_loss(x.detach(), target).item()
+    for _ in range(30):
+        opt.zero_grad()
+        band_loss(x, target).backward()
+        opt.step()
+    assert band_loss(x.detach(), target).item() < 0.5 * before
 
 
 def test_diversity_loss_pays_for_alike_draws_and_nothing_past_the_cap():

@@ -94,17 +94,18 @@ def test_train_writes_checkpoint_weights_samples_and_resumes(tiny_dataset, tmp_p
     assert log and all(np.isfinite(rec[k]) for rec in log for k in ("g", "d_real", "d_fake", "labelmix"))
     gen = synth.load("facades", weights=out / "facades.safetensors")
     assert gen(np.ones((128, 128), np.uint8), seed=0).size == (128, 128)
-    assert all(rec["spectral"] == 0 and rec["diversity"] == 0 for rec in log)  # off by default
+    assert all(rec["spectral"] == 0 and rec["diversity"] == 0 and rec["bands"] == 0 for rec in log)  # off by default
     r = _train(
         common
         + ["--steps", "3", "--resume", "--spectral", "1", "--spectral-axis", "2"]
-        + ["--diversity", "1", "--diversity-pool", "2"]
+        + ["--diversity", "1", "--diversity-pool", "2", "--spectral-bands", "1"]
     )
     assert r.returncode == 0, r.stderr
     assert "resumed at step 2" in r.stdout
     assert torch.load(out / "ckpt.pt", weights_only=True)["step"] == 3
     last = json.loads((out / "log.jsonl").read_text().splitlines()[-1])
     assert last["step"] == 3 and last["spectral"] > 0 and last["diversity"] > 0  # fresh noise strengths: alike
+    assert last["bands"] > 0
 
 
 def test_train_resumes_from_fp16_files_alone(tiny_dataset, tmp_path):
@@ -195,7 +196,7 @@ def test_segmenter_with_context_saves_and_loads(tmp_path):
     save_segmenter(net, tmp_path / "seg.safetensors", "landscape", (32, 32))
     seg = load_small("landscape", weights=tmp_path / "seg.safetensors", fast=False)
     assert seg.model.context is not None
-    x = torch.rand(2, 3, 64, 64) * 2 - 1
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
     with torch.no_grad():
         ref = net(x)
         ablated = SegNet(8, ch=(4, 8, 8, 8, 8))
