@@ -28,9 +28,9 @@ SEGMENTERS=${SEGMENTERS:-1}
 DEVICE=${DEVICE:-cuda}  # DEVICE=cpu for a dry run
 GEN_ARGS=${GEN_ARGS:-}  # extra `daub train` arguments for the generators (e.g. "--batch 2 --batch-full 2")
 SEG_ARGS=${SEG_ARGS:-}  # extra arguments for the segmenters
-# per-model extra arguments; facades: those of the facades v2 run in train_state/facades (README)
+# per-model extra arguments; facades: those that finished the shipped facades v2 (README model card)
 LANDSCAPE_ARGS=${LANDSCAPE_ARGS:-}
-FACADES_ARGS=${FACADES_ARGS:---spectral 2 --diversity 0.5 --diversity-pool 4}
+FACADES_ARGS=${FACADES_ARGS:---spectral 2 --spectral-axis 3 --spectral-bands 4 --diversity 0.5 --diversity-pool 4}
 SHIPPED=${SHIPPED:-synth/weights}  # the shipped generators (the partner of a lone resume-D)
 INIT=${INIT-$SHIPPED}  # where a generator with no resume state starts from (empty: from scratch)
 D_WARMUP=${D_WARMUP:-200}  # steps of discriminator-only training after such a start

@@ -165,8 +165,11 @@ LAYOUTS = {
 @pytest.mark.skipif(not LANDED, reason="no training in progress: train_state/ holds no resume files")
 @pytest.mark.parametrize("folder", LANDED, ids=lambda p: p.name)
 def test_landed_training_state_is_one_step_and_resumes(folder, tmp_path):
-    """train_state/<model>/ (what carries a run from one session to the next) continues with `daub train --resume`."""
+    """train_state/<model>/ (what carries a run from one session to the next) continues with `daub train --resume`;
+    a folder with resume-D alone continues the shipped generator, which must come from the same step."""
     ema, d = folder / f"{folder.name}.safetensors", folder / "resume-D.safetensors"
+    if not ema.is_file():  # a discriminator alone: its generator is the shipped one (as in gpu_train.sh)
+        ema = ROOT / "synth" / "weights" / ema.name
     assert ema.is_file() and all(p.stat().st_size < 16 * 2**20 for p in (ema, d))
     info = json.loads(safe_open(str(ema), "pt").metadata()["info"])
     step = int(safe_open(str(d), "pt").metadata()["step"])

@@ -8,9 +8,9 @@ full-resolution stage (features upsampled, concatenated with the one-hot map, tw
 sharp class boundaries without the cost of SPADE at full size.
 ``z ~ N(0, I)`` drawn from ``seed`` gives GauGAN-style variations of the same map.
 
-Weights live in ``synth/weights/<name>.safetensors`` (fp16) with the config in its metadata. The shipped
-landscape weights are v2 (3D and pixel noise, reflection padding: ``region_seeds`` re-draws one class);
-facades and the older landscape weights are v1 and load through the same code.
+Weights live in ``synth/weights/<name>.safetensors`` (fp16) with the config in its metadata. Both shipped
+generators are v2 (3D and pixel noise, reflection padding: ``region_seeds`` re-draws one class); the older
+v1 weights of both (in git history) load through the same code.
 """
 
 from __future__ import annotations
