@@ -137,15 +137,15 @@ def test_device_tree_sets_the_weights_aside_so_tree_and_data_fit_and_puts_them_b
     status = subprocess.run(["git", "status", "--porcelain"], cwd=repo, capture_output=True, text=True).stdout
     assert [line for line in status.splitlines() if not line.endswith("scripts/device_tree.sh")] == []
 
-    # KEEP: the generator a GPU job warm-starts from stays in the tree, and the rest still fits
-    keep = "synth/weights/landscape.safetensors"
+    # KEEP: the generators a GPU job continues stay in the tree, and with the data it still fits
+    keep = ["synth/weights/facades.safetensors", "synth/weights/landscape.safetensors"]  # the GPU job's two
     r = subprocess.run(tool + ["aside", "synth/weights/nothing.safetensors"], cwd=repo, capture_output=True, text=True)
     assert r.returncode == 2 and "not a tracked file" in r.stderr
     assert {n: (repo / "synth/weights" / n).read_bytes() for n in weights} == before  # refused before moving
-    r = subprocess.run(tool + ["aside", keep], cwd=repo, capture_output=True, text=True)
+    r = subprocess.run(tool + ["aside", *keep], cwd=repo, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     tracked = subprocess.run(["git", "ls-files", "synth/weights"], cwd=repo, capture_output=True, text=True).stdout
-    assert tracked.split() == [keep]
+    assert tracked.split() == keep
     assert _travelling_bytes(repo) + 23_000_000 < 64 * 2**20
     r = subprocess.run(tool + ["aside"], cwd=repo, capture_output=True, text=True)
     assert r.returncode == 2 and "already aside" in r.stderr
