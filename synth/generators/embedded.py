@@ -243,7 +243,7 @@ class EmbeddedGenerator(BaseGenerator):
             variety; default 1).
         style: a ``[z_dim]`` style vector to use instead of the seed's (e.g. from a photo encoder).
         region_seeds: ``{class id: seed}`` - re-draw those classes' regions with their own seed (style
-            code and pixel noise) and keep the rest of the image; 3D-noise (v2) models only.
+            code and pixel noise) and keep every other pixel as it was; 3D-noise (v2) models only.
     """
 
     options = ("truncation", "style", "region_seeds")
@@ -314,16 +314,22 @@ class EmbeddedGenerator(BaseGenerator):
         if style is None:
             z = torch.stack([zi for zi, _ in inputs])
         noise = [torch.cat(maps) for maps in zip(*(ni for _, ni in inputs))]
-        if region_seeds:
-            z, noise = self._region_inputs(ids, z, noise, region_seeds, truncation)
-        seg, z = seg.to(self._device), z.to(self._device)
+        seg = seg.to(self._device)
+        if not region_seeds:
+            return to_pil(self._run(seg, z, noise))
+        # re-drawn classes from their own seeds; every other pixel exactly as without region_seeds (the
+        # network's receptive field would otherwise carry the new noise some way into the neighbours)
+        zmap, rnoise = self._region_inputs(ids, z, noise, region_seeds, truncation)
+        redrawn = torch.from_numpy(np.isin(ids, [int(c) for c in region_seeds])).to(self._device)
+        return to_pil(torch.where(redrawn, self._run(seg, zmap, rnoise), self._run(seg, z, noise)))
+
+    def _run(self, seg: torch.Tensor, z: torch.Tensor, noise: list) -> torch.Tensor:
+        """One forward pass, bf16 autocast + channels_last when ``fast``."""
+        z = z.to(self._device)
         if self.fast:
-            seg = seg.contiguous(memory_format=torch.channels_last)
             with torch.autocast("cpu", dtype=torch.bfloat16):
-                out = self.model(seg, z, noise)
-        else:
-            out = self.model(seg.to(self._dtype), z.to(self._dtype), noise)
-        return to_pil(out)
+                return self.model(seg.contiguous(memory_format=torch.channels_last), z, noise)
+        return self.model(seg.to(self._dtype), z.to(self._dtype), noise)
 
 
 def seed_inputs(model: DaubGenerator, seed: int, height: int, width: int, truncation: float = 1.0):
