@@ -311,17 +311,22 @@ class _Clock:
 
 
 def _config(
-    args: argparse.Namespace, palette: Palette, size: tuple[int, int], paths: _Paths, from_files: bool
+    args: argparse.Namespace,
+    palette: Palette,
+    size: tuple[int, int],
+    paths: _Paths,
+    from_files: bool,
+    init: DaubGenerator | None = None,
 ) -> DaubConfig:
-    """The generator architecture: the resumed run's (at ``size``), else the one the flags describe."""
+    """The generator architecture: the resumed run's or ``init``'s (at ``size``), else the flags'."""
     if args.resume:
         missing = [p.name for p in (paths.ema, paths.d) if not p.is_file() and (from_files or p == paths.ema)]
         if missing:
             raise FileNotFoundError(f"--resume: no checkpoint in {paths.out} (missing {', '.join(missing)})")
         # the architecture the run started with (architecture flags of this call are ignored)
         return dataclasses.replace(load_weights(paths.ema).config, default_size=size)
-    if args.init_weights:
-        return dataclasses.replace(_init_generator(args.init_weights, palette).config, default_size=size)
+    if init is not None:
+        return dataclasses.replace(init.config, default_size=size)
     return DaubConfig(
         palette=palette.name,
         label_nc=palette.num_classes + (1 if palette.dontcare is not None else 0),
@@ -565,12 +570,13 @@ def train(args: argparse.Namespace) -> int:
     photos, labels = photos.to(dev), labels.to(dev)  # the whole split on the device, as uint8
     val = load_split(args.dataset, "val", BASE_SIZES[args.palette], limit=4)[:2]
     from_files = args.resume and not paths.ckpt.is_file()
-    cfg = _config(args, palette, size, paths, from_files)
+    init = _init_generator(args.init_weights, palette) if args.init_weights else None  # read once
+    cfg = _config(args, palette, size, paths, from_files, init)
     m = _build_models(cfg, palette.num_classes, args, dev)
     step, elapsed = _resume(m, paths, dev, from_files, args.reset_ema) if args.resume else (0, 0.0)
-    if args.init_weights:
+    if init is not None:
         for g in (m.G, m.G_ema):
-            g.load_state_dict(_init_generator(args.init_weights, palette).state_dict())
+            g.load_state_dict(init.state_dict())
         print(f"generator from {args.init_weights}; discriminator afresh")
     (paths.out / "samples").mkdir(parents=True, exist_ok=True)  # only once the inputs (and resume files) check out
     gen = torch.Generator().manual_seed(args.seed + step)

@@ -175,6 +175,18 @@ def _stripes_and_grain(n: int, seed: int) -> torch.Tensor:
     return (bars + 0.3 * torch.randn(n, 1, 64, 64, generator=g)).expand(-1, 3, -1, -1).clamp(-1, 1)
 
 
+def _descend(loss, images: torch.Tensor, target: torch.Tensor, steps: int = 30) -> tuple[float, float]:
+    """``loss(images, target)`` before and after ``steps`` Adam steps on the images themselves."""
+    x = images.clone().requires_grad_(True)
+    opt = torch.optim.Adam([x], lr=0.02)
+    before = loss(x.detach(), target).item()
+    for _ in range(steps):
+        opt.zero_grad()
+        loss(x, target).backward()
+        opt.step()
+    return before, loss(x.detach(), target).item()
+
+
 def test_pooled_power_shape_and_where_the_energy_lies():
     power = pooled_power(_stripes_and_grain(2, 0))
     assert power.shape == (32 * 16 + 15 + 15,) and (power >= 0).all()  # pooled 2D grid, then the two axes
@@ -197,14 +209,8 @@ def test_spectral_loss_tells_a_blurred_batch_and_pulls_it_back_to_sharp():
     same_kind = _stripes_and_grain(4, 1)
     blurred = torch.nn.functional.avg_pool2d(same_kind, 5, 1, 2, count_include_pad=False)
     assert spectral_loss(same_kind, target) < 0.5 * spectral_loss(blurred, target)
-    x = blurred.clone().requires_grad_(True)
-    opt = torch.optim.Adam([x], lr=0.02)
-    before = spectral_loss(x.detach(), target).item()
-    for _ in range(30):
-        opt.zero_grad()
-        spectral_loss(x, target).backward()
-        opt.step()
-    assert spectral_loss(x.detach(), target).item() < 0.5 * before
+    before, after = _descend(spectral_loss, blurred, target)
+    assert after < 0.5 * before
 
 
 def test_spectral_axis_weight_scales_the_axes_term_alone():
@@ -247,15 +253,9 @@ def test_band_loss_pulls_a_blurred_batch_back_and_knows_the_axes():
     assert band_loss(_stripes_and_grain(4, 2).transpose(-1, -2), target) > 3 * band_loss(
         _stripes_and_grain(4, 1), target
     )
-    x = torch.nn.functional.avg_pool2d(_stripes_and_grain(4, 1), 5, 1, 2, count_include_pad=False)
-    x.requires_grad_(True)
-    opt = torch.optim.Adam([x], lr=0.02)
-    before = band_loss(x.detach(), target).item()
-    for _ in range(30):
-        opt.zero_grad()
-        band_loss(x, target).backward()
-        opt.step()
-    assert band_loss(x.detach(), target).item() < 0.5 * before
+    blurred = torch.nn.functional.avg_pool2d(_stripes_and_grain(4, 1), 5, 1, 2, count_include_pad=False)
+    before, after = _descend(band_loss, blurred, target)
+    assert after < 0.5 * before
 
 
 def test_diversity_loss_pays_for_alike_draws_and_nothing_past_the_cap():
