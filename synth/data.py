@@ -97,6 +97,25 @@ def augment(
     return (out_p / 127.5 - 1.0).clamp(-1, 1), out_l[:, 0].round().long()
 
 
+def repeat_factors(labels: torch.Tensor, num_classes: int, threshold: float, min_share: float = 0.02) -> torch.Tensor:
+    """Per-image sampling weights ``[N]`` that show rare classes more often (LVIS repeat-factor sampling,
+    Gupta et al. 2019, on pixel shares): ``max(1, sqrt(threshold / f_c))`` over the classes ``c`` that
+    cover at least ``min_share`` of the image, ``f_c`` the class's share of all labelled training pixels.
+
+    ``labels`` are ``uint8 [N, H, W]`` ids; ids ``>= num_classes`` (don't care) count for nothing.
+    """
+    if threshold <= 0:
+        raise ValueError(f"threshold must be > 0, got {threshold}")
+    flat = labels.reshape(len(labels), -1).long()
+    counts = torch.zeros(len(labels), num_classes + 1, dtype=torch.float64)
+    counts.scatter_add_(1, flat.clamp(max=num_classes), torch.ones_like(flat, dtype=torch.float64))
+    counts = counts[:, :num_classes]
+    share = counts / flat.shape[1]
+    freq = counts.sum(0) / counts.sum().clamp(min=1)
+    factor = torch.sqrt(threshold / freq.clamp(min=1e-12)).clamp(min=1.0)
+    return torch.where(share >= min_share, factor, torch.ones(())).amax(1).clamp(min=1.0).float()
+
+
 def to_model_size(photos: torch.Tensor, labels: torch.Tensor, size: tuple[int, int]):
     """Deterministic resize (no augmentation) to ``size``; photos to [-1, 1], labels long."""
     w, h = size

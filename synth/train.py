@@ -32,7 +32,7 @@ import torch
 from palettes import Palette
 from palettes import load as load_palette
 from synth.commands import parse_size
-from synth.data import BASE_SIZES, augment, load_split, to_model_size
+from synth.data import BASE_SIZES, augment, load_split, repeat_factors, to_model_size
 from synth.discriminator import SegDiscriminator
 from synth.generators.base import to_pil
 from synth.generators.embedded import DaubConfig, DaubGenerator, load_weights, save_weights, seed_inputs
@@ -71,6 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--batch", type=int, default=8, help="batch size at half resolution")
     p.add_argument("--batch-full", type=int, default=4, help="batch size at full resolution")
+    p.add_argument(
+        "--repeat-factor",
+        type=float,
+        default=0.0,
+        help="draw images with rare classes more often: LVIS repeat-factor sampling on pixel shares with this "
+        "threshold (e.g. 0.1; 0 = uniform)",
+    )
     p.add_argument("--lr-g", type=float, default=1e-4, help="generator learning rate (OASIS: 1e-4)")
     p.add_argument("--lr-d", type=float, default=4e-4, help="discriminator learning rate (OASIS: 4e-4)")
     p.add_argument("--ema", type=float, default=0.999, help="EMA decay of the generator weights")
@@ -390,9 +397,25 @@ def _resume(m: _Models, paths: _Paths, dev: torch.device, from_files: bool, rese
     return step, elapsed
 
 
-def _save(m: _Models, paths: _Paths, step: int, clock: _Clock, dev: torch.device, args: argparse.Namespace) -> None:
-    """Write ``ckpt.pt`` (atomically), the EMA weights and the fp16 resume files."""
+def _started_warm(paths: _Paths) -> bool:
+    """Whether the run in ``paths`` began from a trained generator (``--init-weights``), read from its EMA file."""
+    info = json.loads(read_tagged(paths.ema, "daub-generator-v1", "a Daub generator")[0].get("info") or "{}")
+    return bool(info.get("warm_ema") or info.get("recipe", {}).get("init_weights"))
+
+
+def _save(
+    m: _Models,
+    paths: _Paths,
+    step: int,
+    clock: _Clock,
+    dev: torch.device,
+    args: argparse.Namespace,
+    warm: bool = False,
+) -> None:
+    """Write ``ckpt.pt`` (atomically), the EMA weights and the fp16 resume files; ``warm``: the run began from a
+    trained generator (kept in the EMA file's info so that a resumed run knows)."""
     info = {"steps": step, "minutes": round(clock.minutes(), 1), "device": str(dev), "recipe": vars(args)}
+    info["warm_ema"] = warm
     ck = {k: obj.state_dict() for k, obj in m.state().items()}
     torch.save({**ck, "step": step, "elapsed": clock.minutes() * 60, "config": vars(args)}, paths.out / "ckpt.tmp")
     (paths.out / "ckpt.tmp").replace(paths.ckpt)
@@ -440,11 +463,23 @@ def _profile_tick(profiler: Any, done: int, steps: int, dev: torch.device, path:
 
 
 def _batch(
-    photos: torch.Tensor, labels: torch.Tensor, palette: Palette, size: tuple[int, int], n: int, gen: torch.Generator
+    photos: torch.Tensor,
+    labels: torch.Tensor,
+    palette: Palette,
+    size: tuple[int, int],
+    n: int,
+    gen: torch.Generator,
+    weights: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``n`` random augmented training pairs at ``size``: the photos and the one-hot labels, channels_last."""
+    """``n`` random augmented training pairs at ``size``: the photos and the one-hot labels, channels_last.
+
+    ``weights`` (CPU, one per image, e.g. :func:`synth.data.repeat_factors`) draw with replacement in
+    proportion to them; ``None`` draws uniformly."""
     dev = photos.device
-    idx = torch.randint(0, len(photos), (n,), generator=gen)
+    if weights is None:
+        idx = torch.randint(0, len(photos), (n,), generator=gen)
+    else:
+        idx = torch.multinomial(weights, n, replacement=True, generator=gen)
     real, lab = augment(photos[idx.to(dev)], labels[idx.to(dev)], size, gen)
     seg = one_hot(lab, palette).contiguous(memory_format=torch.channels_last)
     return real.contiguous(memory_format=torch.channels_last), seg
@@ -522,10 +557,11 @@ def _running_power(mean: torch.Tensor | None, real: torch.Tensor, rate: float = 
     return power if mean is None or mean.shape != power.shape else torch.lerp(mean, power, rate)
 
 
-def _update_ema(m: _Models, ema: float, step: int) -> None:
-    """Move the EMA weights towards the generator's (a shorter memory over the first steps)."""
+def _update_ema(m: _Models, ema: float, step: int, warm: bool = False) -> None:
+    """Move the EMA weights towards the generator's (a shorter memory over the first steps, unless ``warm``:
+    the EMA already holds a trained generator, which a short memory would trade for the raw one's drift)."""
     with torch.no_grad():
-        decay = min(ema, (1 + step) / (10 + step))
+        decay = ema if warm else min(ema, (1 + step) / (10 + step))
         torch._foreach_lerp_(list(m.G_ema.parameters()), list(m.G.parameters()), 1 - decay)
 
 
@@ -568,12 +604,14 @@ def train(args: argparse.Namespace) -> int:
     paths = _Paths.of(Path(args.out), palette.name)
     photos, labels, _ = load_split(args.dataset, "train", BASE_SIZES[args.palette])
     photos, labels = photos.to(dev), labels.to(dev)  # the whole split on the device, as uint8
+    weights = repeat_factors(labels.cpu(), palette.num_classes, args.repeat_factor) if args.repeat_factor else None
     val = load_split(args.dataset, "val", BASE_SIZES[args.palette], limit=4)[:2]
     from_files = args.resume and not paths.ckpt.is_file()
     init = _init_generator(args.init_weights, palette) if args.init_weights else None  # read once
     cfg = _config(args, palette, size, paths, from_files, init)
     m = _build_models(cfg, palette.num_classes, args, dev)
     step, elapsed = _resume(m, paths, dev, from_files, args.reset_ema) if args.resume else (0, 0.0)
+    warm = init is not None or (args.resume and not args.reset_ema and _started_warm(paths))
     if init is not None:
         for g in (m.G, m.G_ema):
             g.load_state_dict(init.state_dict())
@@ -591,7 +629,7 @@ def train(args: argparse.Namespace) -> int:
         profiler = _profile_tick(profiler, step - first_step, args.profile, dev, paths.out / "profile.txt")
         full = step >= args.lowres_steps or (args.minutes and clock.minutes() > args.lowres_fraction * args.minutes)
         cur = size if full else (size[0] // 2, size[1] // 2)
-        real, seg = _batch(photos, labels, palette, cur, args.batch_full if full else args.batch, gen)
+        real, seg = _batch(photos, labels, palette, cur, args.batch_full if full else args.batch, gen, weights)
         z = noise_map(seg, cfg.z_dim, args.region_noise, gen)
         if args.spectral:
             real_power = _running_power(real_power, real)
@@ -618,7 +656,7 @@ def train(args: argparse.Namespace) -> int:
             real_bands=real_bands,
         )
         if step >= args.d_warmup:
-            _update_ema(m, args.ema, step)
+            _update_ema(m, args.ema, step, warm)
         step += 1
         bar.update(1)
         if step % 25 == 0 or step == first_step + 1:  # first step too: a broken run shows at once
@@ -628,10 +666,10 @@ def train(args: argparse.Namespace) -> int:
             log.flush()
             bar.set_postfix(g=rec["g"], d_real=rec["d_real"], d_fake=rec["d_fake"])
         if step % args.ckpt_every == 0:
-            _save(m, paths, step, clock, dev, args)
+            _save(m, paths, step, clock, dev, args, warm)
         if step % args.sample_every == 0:
             _sample(m.G_ema, val, size, palette, dev, amp, paths.sample(step))
-    _save(m, paths, step, clock, dev, args)
+    _save(m, paths, step, clock, dev, args, warm)
     _sample(m.G_ema, val, size, palette, dev, amp, paths.sample(step))
     bar.close()
     print(f"done at step {step} ({clock.minutes():.1f} min); weights: {paths.ema}")

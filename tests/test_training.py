@@ -351,11 +351,18 @@ def test_init_weights_start_a_new_run_from_a_generator_file(tiny_dataset, tmp_pa
     for weights in (after.state_dict(), raw):  # the EMA and the raw generator: frozen through the warm-up
         assert all(torch.equal(first[k], v.float()) for k, v in weights.items())
     info = json.loads(safe_open(str(out / "facades.safetensors"), "pt").metadata()["info"])
-    assert info["steps"] == 2 and info["recipe"]["init_weights"] == str(init)
+    assert info["steps"] == 2 and info["recipe"]["init_weights"] == str(init) and info["warm_ema"]
     r = _train(common + ["--out", str(out), "--steps", "3", "--resume", "--d-warmup", "2"])
     assert r.returncode == 0, r.stderr
-    moved = load_weights(out / "facades.safetensors").state_dict()
-    assert any(not torch.equal(first[k], v) for k, v in moved.items())  # trains once the warm-up is over
+    ck = torch.load(out / "ckpt.pt", weights_only=True)
+    raw_step = max(float((ck["G"][k].float() - first[k]).abs().max()) for k in first)
+    ema_step = max(float((ck["G_ema"][k].float() - first[k]).abs().max()) for k in first)
+    assert raw_step > 0  # trains once the warm-up is over
+    # the EMA keeps its full memory (it starts from a trained generator): one step moves it (1 - 0.999) of the
+    # raw generator's step, not the (1 - 3/12) of a fresh run's short memory at step 2
+    assert 0 < ema_step < 0.002 * raw_step
+    info = json.loads(safe_open(str(out / "facades.safetensors"), "pt").metadata()["info"])
+    assert info["warm_ema"] and info["recipe"]["init_weights"] is None  # the resumed run still knows
 
 
 def test_init_weights_errors_are_one_line_and_write_nothing(tiny_dataset, tmp_path):
@@ -378,3 +385,41 @@ def test_init_weights_errors_are_one_line_and_write_nothing(tiny_dataset, tmp_pa
         r = _train(common + ["--out", str(out), *extra])
         assert r.returncode == 2 and message in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
         assert not out.exists()
+
+
+def test_ema_warm_keeps_its_full_memory():
+    from synth.train import _update_ema
+
+    m = _tiny_models()[0]
+    for warm, share in ((False, 0.9), (True, 0.001)):
+        with torch.no_grad():
+            for p in m.G_ema.parameters():
+                p.zero_()
+            for p in m.G.parameters():
+                p.fill_(1.0)
+        _update_ema(m, 0.999, step=0, warm=warm)  # a fresh run's first step: a short memory (1 / 10)
+        assert all(torch.allclose(p, torch.full_like(p, share)) for p in m.G_ema.parameters())
+
+
+def test_repeat_factors_draw_rare_classes_more_often():
+    from synth.data import repeat_factors
+
+    labels = torch.zeros(10, 20, 20, dtype=torch.uint8)
+    labels[:, 10:] = 1
+    labels[0, :2, :2] = 2  # class 2: 1 % of image 0 (below min_share 2 %): no boost
+    labels[1, :10, :10] = 3  # class 3: 25 % of image 1, 2.5 % of all pixels
+    labels[2, :, :5] = 15  # don't care: never counts
+    w = repeat_factors(labels, 4, threshold=0.1)
+    assert float(w[1]) == pytest.approx((0.1 / (100 / 3900)) ** 0.5, rel=1e-4)  # 100 of the 3,900 labelled pixels
+    assert torch.all(w[[0, 2, *range(3, 10)]] == 1)
+    with pytest.raises(ValueError, match="threshold"):
+        repeat_factors(labels, 4, threshold=0)
+    from palettes import load as load_palette
+    from synth.train import _batch
+
+    photos = torch.zeros(10, 3, 20, 20, dtype=torch.uint8)
+    photos[1] = 255  # the rare image is the white one
+    gen = torch.Generator().manual_seed(0)
+    white = [float((_batch(photos, labels, load_palette("landscape"), (16, 16), 400, gen, w)[0] > 0).float().mean())]
+    white += [float((_batch(photos, labels, load_palette("landscape"), (16, 16), 400, gen)[0] > 0).float().mean())]
+    assert white[0] == pytest.approx(float(w[1] / w.sum()), abs=0.05) and white[1] == pytest.approx(1 / 10, abs=0.05)
