@@ -26,7 +26,15 @@ from PIL import Image, ImageDraw
 import synth
 from synth.commands import add_compare, parse_compare
 from synth.data import BASE_SIZES, load_split, to_model_size
-from synth.metrics import axis_energy_share, confusion, kid, scores, seed_diversity, spectrum_gap_db
+from synth.metrics import (
+    axis_energy_share,
+    class_texture,
+    confusion,
+    kid,
+    scores,
+    seed_diversity,
+    spectrum_gap_db,
+)
 
 DATASETS = {"landscape": "stanford_background", "facades": "facades"}
 
@@ -136,9 +144,22 @@ def evaluate(
             n: {"generated": g, "real": r}
             for n, g, r in zip(pal.names, s_gen["iou_per_class"], s_real["iou_per_class"])
         },
+        "texture_per_class": _texture_table(pal, all_fakes, ref, seeds),
         "median_ms_per_image": round(1000 * float(np.median(times)), 1),
     }
     return figures, rows
+
+
+def _texture_table(pal, fakes: np.ndarray, ref: dict, seeds: int) -> dict:
+    """:func:`synth.metrics.class_texture` per class name, generated beside real (``fakes``: ``seeds`` per map)."""
+    lab = ref["labels"].numpy()
+    gen = class_texture(fakes, np.repeat(lab, seeds, axis=0), pal.num_classes)
+    real = class_texture(ref["images"], lab, pal.num_classes)
+    return {
+        n: {k: {"generated": g[k], "real": r[k]} for k in ("detail", "colour_spread")}
+        for n, g, r in zip(pal.names, gen, real)
+        if g is not None and r is not None
+    }
 
 
 def contact_sheet(rows: list, palette, max_rows: int = 8) -> Image.Image:

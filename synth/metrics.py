@@ -149,3 +149,47 @@ def scores(conf: np.ndarray) -> dict:
         "pixel_acc": round(float(tp.sum() / max(conf.sum(), 1)), 4),
         "iou_per_class": [round(float(v), 4) if p else None for v, p in zip(tp / np.maximum(gt + pr - tp, 1), present)],
     }
+
+
+def _eroded(labels: np.ndarray, cls: int, margin: int) -> np.ndarray:
+    """``labels == cls`` shrunk by ``margin`` pixels (left, right, up and down), so boundaries do not count."""
+    m = labels == cls
+    if margin <= 0:
+        return m
+    p = np.pad(m, ((0, 0), (margin, margin), (margin, margin)), constant_values=False)
+    h, w = m.shape[1:]
+    out = m.copy()
+    for dy, dx in ((-margin, 0), (margin, 0), (0, -margin), (0, margin)):
+        out &= p[:, margin + dy : margin + dy + h, margin + dx : margin + dx + w]
+    return out
+
+
+def class_texture(
+    images: np.ndarray, labels: np.ndarray, num_classes: int, margin: int = 3, min_pixels: int = 200
+) -> list[dict | None]:
+    """Per class: how much texture and how much colour variety its regions carry (flat grey scores low on both).
+
+    ``detail``: mean luminance gradient (|dx| + |dy|, 0..2 scale) over the class's pixels, ``margin`` pixels
+    inside its regions. ``colour_spread``: the standard deviation, over the images where the class covers at
+    least ``min_pixels`` such pixels, of the region's mean colour (0..1, mean of R, G, B). ``labels`` are
+    ``[N, H, W]`` ids for ``images`` ``[N, H, W, 3]``; ``None`` for a class with no such pixels.
+    """
+    x = np.asarray(images, np.float64)
+    x = x / 255.0 if x.max() > 1.5 else x
+    g = x.mean(-1)
+    grad = np.zeros_like(g)
+    grad[:, :-1, :-1] = np.abs(np.diff(g, axis=2))[:, :-1] + np.abs(np.diff(g, axis=1))[:, :, :-1]
+    labels = np.asarray(labels)
+    out: list[dict | None] = []
+    for c in range(num_classes):
+        m = _eroded(labels, c, margin)
+        m[:, -1], m[:, :, -1] = False, False  # no gradient there
+        if not m.any():
+            out.append(None)
+            continue
+        per_image = [x[i][m[i]].mean(0) for i in range(len(x)) if m[i].sum() >= min_pixels]
+        spread = float(np.std(per_image, axis=0).mean()) if len(per_image) > 1 else None
+        out.append(
+            {"detail": round(float(grad[m].mean()), 4), "colour_spread": None if spread is None else round(spread, 4)}
+        )
+    return out

@@ -12,6 +12,7 @@ from synth.metrics import (
     AXIS_BANDS,
     axis_band_db,
     axis_energy_share,
+    class_texture,
     confusion,
     kid,
     power_spectra,
@@ -111,3 +112,18 @@ def test_confusion_and_scores_are_exact():
     # IoU: class 0 = 1/(2+2-1) = 1/3, class 1 = 2/(2+3-2) = 2/3, class 2 = 1/(2+1-1) = 1/2
     assert s["miou"] == pytest.approx((1 / 3 + 2 / 3 + 1 / 2) / 3, abs=1e-4)
     assert s["pixel_acc"] == pytest.approx(4 / 6, abs=1e-4)
+
+
+def test_class_texture_tells_flat_from_textured_regions():
+    rng = np.random.default_rng(0)
+    labels = np.zeros((4, 40, 40), np.int64)
+    labels[:, :, 20:] = 1
+    images = np.zeros((4, 40, 40, 3), np.uint8)
+    images[:, :, :20] = 128  # class 0: flat mid grey in every image
+    images[:, :, 20:] = rng.integers(0, 255, (4, 40, 20, 3))  # class 1: noise
+    images[1, :, 20:] //= 2  # ... darker in one image: its mean colour varies
+    flat, rough, absent = class_texture(images, labels, 3)
+    assert flat == {"detail": 0.0, "colour_spread": 0.0} and absent is None
+    assert rough["detail"] > 0.3 and rough["colour_spread"] > 0.05
+    # the boundary between the two (a big step) is left out by the margin, and counts without it
+    assert class_texture(images, labels, 2, margin=0)[0]["detail"] > 0

@@ -268,6 +268,8 @@ def test_eval_on_shared_val(shared_dir):
     # KID is unbiased, so it can dip below 0 on two maps
     assert np.isfinite(figures["kid"]) and figures["spectrum_gap_db"] > 0 and figures["seed_diversity"] == 0
     assert 0 < figures["axis_energy"]["generated"] < 1 and 0 < figures["axis_energy"]["real"] < 1
+    texture = figures["texture_per_class"]
+    assert "facade" in texture and all(v["detail"]["real"] > 0 for v in texture.values())
 
 
 def test_eval_compares_weights_against_one_real_side(shared_dir, tmp_path):
