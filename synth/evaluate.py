@@ -52,6 +52,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=None, help="only the first N val maps")
     p.add_argument("--sheet", default=None, help="write a contact sheet PNG here (NAME inserted when comparing)")
     p.add_argument("--sheet-rows", type=int, default=8)
+    p.add_argument(
+        "--sheet-class",
+        default=None,
+        help="the sheet shows the val maps with the most of this class (e.g. mountain) instead of the first ones",
+    )
     p.add_argument("--fp32", action="store_true", help="render in fp32 instead of bf16 autocast")
     return p
 
@@ -182,6 +187,23 @@ def contact_sheet(rows: list, palette, max_rows: int = 8) -> Image.Image:
     return sheet
 
 
+def sheet_class_id(model: str, name: str | None) -> int | None:
+    """The id of ``--sheet-class`` ``name`` in ``model``'s palette (``None`` for none), else a one-line error."""
+    if name is None:
+        return None
+    names = list(synth.palette(model).names)
+    if name not in names:
+        raise ValueError(f"--sheet-class: {model} has no class {name!r} (classes: {', '.join(names)})")
+    return names.index(name)
+
+
+def rows_with_most(rows: list, class_id: int | None) -> list:
+    """Sheet ``rows`` ordered by the share of their map that is ``class_id``, most first (``None``: as they are)."""
+    if class_id is None:
+        return rows
+    return sorted(rows, key=lambda row: -float((row[0] == class_id).mean()))
+
+
 def _named_weights(args) -> list[tuple[str, str | None]]:
     return [("shipped" if not args.weights else Path(args.weights).stem, args.weights), *parse_compare(args.compare)]
 
@@ -189,6 +211,7 @@ def _named_weights(args) -> list[tuple[str, str | None]]:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     runs = _named_weights(args)
+    focus = sheet_class_id(args.model, args.sheet_class)
     results, ref = {}, None
     for name, weights in runs:
         if ref is None:
@@ -200,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
             if len(runs) > 1:
                 sheet = sheet.with_name(f"{sheet.stem}_{name}{sheet.suffix}")
             sheet.parent.mkdir(parents=True, exist_ok=True)
-            contact_sheet(rows, synth.palette(args.model), args.sheet_rows).save(sheet)
+            contact_sheet(rows_with_most(rows, focus), synth.palette(args.model), args.sheet_rows).save(sheet)
             figures["sheet"] = str(sheet)
         results[name] = figures
     judge = args.judge or "shipped"

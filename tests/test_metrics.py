@@ -127,3 +127,20 @@ def test_class_texture_tells_flat_from_textured_regions():
     assert rough["detail"] > 0.3 and rough["colour_spread"] > 0.05
     # the boundary between the two (a big step) is left out by the margin, and counts without it
     assert class_texture(images, labels, 2, margin=0)[0]["detail"] > 0
+
+
+def test_eval_sheet_class_picks_the_maps_with_most_of_it(tmp_path):
+    from synth.evaluate import rows_with_most, sheet_class_id
+
+    assert sheet_class_id("landscape", "mountain") == 6 and sheet_class_id("landscape", None) is None
+    maps = [np.full((4, 4), 0), np.full((4, 4), 6), np.where(np.eye(4) > 0, 6, 0)]
+    rows = [(m, None, []) for m in maps]
+    assert [r[0].mean() for r in rows_with_most(rows, 6)] == [6, 1.5, 0]
+    assert rows_with_most(rows, None) == rows
+    r = subprocess.run(
+        [sys.executable, "-m", "synth", "eval", "--model", "landscape", "--sheet-class", "volcano"],
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 2 and "--sheet-class" in r.stderr and "mountain" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
