@@ -144,7 +144,9 @@ def spectral_loss(fake: torch.Tensor, real_power: torch.Tensor, pool: int = 2, a
     return gap[:n_grid].mean() + axis * gap[n_grid:].mean()
 
 
-def diversity_loss(a: torch.Tensor, b: torch.Tensor, cap: float = 0.3, pool: int = 1) -> torch.Tensor:
+def diversity_loss(
+    a: torch.Tensor, b: torch.Tensor, cap: float = 0.3, pool: int = 1, seg: torch.Tensor | None = None
+) -> torch.Tensor:
     """Two draws of the same maps from different noise: ``relu(cap - mean |a - b|)``, per image, averaged.
 
     A diversity-sensitive term (Yang et al., DSGAN, ICLR 2019; Mao et al., MSGAN, CVPR 2019): the
@@ -152,8 +154,19 @@ def diversity_loss(a: torch.Tensor, b: torch.Tensor, cap: float = 0.3, pool: int
     in [-1, 1]), so it is never pushed to differ at any price. With ``pool`` > 1 both draws are first
     averaged over ``pool``×``pool`` blocks, so only differences coarser than that count: seeds must change
     colours and materials, and fine grain (which would otherwise satisfy the term cheaply) earns nothing.
+
+    With ``seg`` (the maps' one-hot class channels ``[B, C, H, W]``, no don't-care) the hinge is taken per class
+    region instead of per image (the mean over each class's pixels, every present class of every image
+    counting once), so a small region (a rare class) must change with the seed as much as the sky does.
     """
     a, b = a.float(), b.float()
     if pool > 1:
         a, b = F.avg_pool2d(a, pool), F.avg_pool2d(b, pool)
-    return F.relu(cap - (a - b).abs().mean((1, 2, 3))).mean()
+    if seg is None:
+        return F.relu(cap - (a - b).abs().mean((1, 2, 3))).mean()
+    share = F.adaptive_avg_pool2d(seg.float(), a.shape[-2:])  # each class's share of each cell
+    diff = (a - b).abs().mean(1, keepdim=True)
+    area = share.sum((2, 3))
+    per_class = (diff * share).sum((2, 3)) / area.clamp(min=1e-6)
+    present = area >= 4  # at least four cells' worth of the class
+    return F.relu(cap - per_class[present]).mean() if present.any() else diff.sum() * 0

@@ -114,6 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="measure that difference on N×N block means, so fine grain does not count (default 1: pixels)",
     )
+    p.add_argument(
+        "--diversity-per-class",
+        action="store_true",
+        help="take the diversity hinge per class region, not per image, so small (rare) regions must change too",
+    )
     p.add_argument("--region-noise", type=float, default=0.3, help="share of images with one noise code per class")
     p.add_argument("--z-dim", type=int, default=32, help="noise channels (new runs)")
     p.add_argument("--head", type=int, default=32, help="width of the full-resolution stage (new runs)")
@@ -503,6 +508,7 @@ def _train_step(
     train_g: bool = True,
     bands: float = 0.0,
     real_bands: torch.Tensor | None = None,
+    per_class: bool = False,
 ) -> tuple[torch.Tensor, ...]:
     """One generator then one discriminator update; losses ``(g, d_fake, d_real, labelmix, spectral, diversity,
     bands)``.
@@ -515,7 +521,8 @@ def _train_step(
     ``spectral_axis``), and with ``bands`` > 0 that weight times :func:`synth.losses.band_loss` against
     ``real_bands`` (the running mean of the real photos' band powers). With
     ``diversity`` > 0 it draws the same maps again from ``z2`` (and fresh pixel noise) and pays that
-    weight times :func:`synth.losses.diversity_loss` of the two draws (on ``diversity_pool`` block means).
+    weight times :func:`synth.losses.diversity_loss` of the two draws (on ``diversity_pool`` block means;
+    with ``per_class``, per class region).
     """
     # generator: every pixel of the fake should be segmented as its own class (class-balanced)
     m.D.requires_grad_(False)
@@ -528,7 +535,11 @@ def _train_step(
         with torch.autocast(**amp):
             fake = m.G(seg, z)
             loss_g = d_real_loss(m.D(fake), seg, num_classes)
-            loss_div = diversity_loss(fake, m.G(seg, z2), pool=diversity_pool) if diversity else torch.zeros(())
+            loss_div = (
+                diversity_loss(fake, m.G(seg, z2), pool=diversity_pool, seg=seg[:, :num_classes] if per_class else None)
+                if diversity
+                else torch.zeros(())
+            )
         loss_spec = spectral_loss(fake, real_power, axis=spectral_axis) if spectral else torch.zeros(())
         loss_bands = band_loss(fake, real_bands) if bands else torch.zeros(())
         m.opt_g.zero_grad(set_to_none=True)
@@ -654,6 +665,7 @@ def train(args: argparse.Namespace) -> int:
             train_g=step >= args.d_warmup,
             bands=args.spectral_bands,
             real_bands=real_bands,
+            per_class=args.diversity_per_class,
         )
         if step >= args.d_warmup:
             _update_ema(m, args.ema, step, warm)

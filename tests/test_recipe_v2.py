@@ -277,6 +277,20 @@ def test_pooled_diversity_ignores_grain_and_pays_for_colour():
     assert diversity_loss(a, a + 0.1, pool=4) == pytest.approx(0.2)  # a change of colour counts either way
 
 
+def test_per_class_diversity_pays_for_a_small_region_that_never_changes():
+    seg = torch.zeros(2, 2, 16, 16)
+    seg[:, 0] = 1
+    seg[:, 0, :4, :4], seg[:, 1, :4, :4] = 0, 1  # class 1: a small corner (1/16 of each image)
+    a = torch.zeros(2, 3, 16, 16)
+    b = a + 0.5
+    b[:, :, :4, :4] = 0  # the corner is the same in both draws, the rest differs a lot
+    assert diversity_loss(a, b) == 0  # per image, the big change hides the still corner
+    # per class: the background pays nothing, the corner the whole cap (two of four class regions)
+    assert diversity_loss(a, b, seg=seg) == pytest.approx(0.15)
+    assert diversity_loss(a, b, pool=2, seg=seg) == pytest.approx(0.15)
+    assert diversity_loss(a, a + 0.5, seg=seg) == 0
+
+
 def test_noise_map_is_one_code_per_image_or_per_class():
     ids = torch.zeros(2, 8, 8, dtype=torch.long)
     ids[:, 4:] = 1

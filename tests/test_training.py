@@ -98,7 +98,7 @@ def test_train_writes_checkpoint_weights_samples_and_resumes(tiny_dataset, tmp_p
     r = _train(
         common
         + ["--steps", "3", "--resume", "--spectral", "1", "--spectral-axis", "2"]
-        + ["--diversity", "1", "--diversity-pool", "2", "--spectral-bands", "1"]
+        + ["--diversity", "1", "--diversity-pool", "2", "--diversity-per-class", "--spectral-bands", "1"]
     )
     assert r.returncode == 0, r.stderr
     assert "resumed at step 2" in r.stdout
