@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-full", type=int, default=4, help="batch size at full resolution")
     p.add_argument(
         "--repeat-factor",
-        type=float,
+        type=_not_negative,
         default=0.0,
         help="draw images with rare classes more often: LVIS repeat-factor sampling on pixel shares with this "
         "threshold (e.g. 0.1; 0 = uniform)",
@@ -202,6 +202,17 @@ def _at_least_one(text: str) -> int:
     if n < 1:
         raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
     return n
+
+
+def _not_negative(text: str) -> float:
+    """An argparse type: a number >= 0 (argparse turns the error into one line and exit 2)."""
+    try:
+        x = float(text)
+    except ValueError:
+        x = -1.0
+    if not x >= 0:  # also NaN
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text!r}")
+    return x
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -138,7 +138,7 @@ def test_train_refuses_a_missing_gpu(tiny_dataset, tmp_path):
     assert r.returncode == 2 and "no CUDA GPU" in r.stderr
 
 
-def test_train_refuses_a_diversity_pool_below_one(tiny_dataset, tmp_path):
+def test_train_refuses_a_bad_diversity_pool_or_repeat_factor(tiny_dataset, tmp_path):
     for bad in ("0", "-2", "x"):
         r = _train(
             ["--dataset", str(tiny_dataset), "--palette", "facades", "--out", str(tmp_path / "run")]
@@ -146,6 +146,13 @@ def test_train_refuses_a_diversity_pool_below_one(tiny_dataset, tmp_path):
         )
         assert r.returncode == 2 and "--diversity-pool: must be a whole number >= 1" in r.stderr
         assert not (tmp_path / "run").exists()  # refused before anything is written
+    for bad in ("-0.1", "nan", "x"):
+        r = _train(
+            ["--dataset", str(tiny_dataset), "--palette", "facades", "--out", str(tmp_path / "run")]
+            + ["--repeat-factor", bad]
+        )
+        assert r.returncode == 2 and "--repeat-factor: must be a number >= 0" in r.stderr
+        assert not (tmp_path / "run").exists()
 
 
 def test_segmenter_training_ends_on_time(tiny_dataset, tmp_path):
