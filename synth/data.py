@@ -113,7 +113,7 @@ def repeat_factors(labels: torch.Tensor, num_classes: int, threshold: float, min
     share = counts / flat.shape[1]
     freq = counts.sum(0) / counts.sum().clamp(min=1)
     factor = torch.sqrt(threshold / freq.clamp(min=1e-12)).clamp(min=1.0)
-    return torch.where(share >= min_share, factor, torch.ones(())).amax(1).clamp(min=1.0).float()
+    return torch.where(share >= min_share, factor, torch.ones(())).amax(1).float()
 
 
 def to_model_size(photos: torch.Tensor, labels: torch.Tensor, size: tuple[int, int]):

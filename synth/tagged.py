@@ -9,10 +9,11 @@ import warnings
 from pathlib import Path
 
 
-def read_tagged(path: str | Path, fmt: str, what: str):
+def read_tagged(path: str | Path, fmt: str, what: str, tensors: bool = True):
     """Read ``(metadata, fp32 state dict)`` from ``path``, refusing files whose ``format`` is not ``fmt``.
 
-    ``what`` names the expected content in the error, e.g. ``"a Daub generator"``.
+    ``what`` names the expected content in the error, e.g. ``"a Daub generator"``. With ``tensors`` False
+    only the header is read (the state dict comes back empty).
     """
     from safetensors import safe_open
 
@@ -24,7 +25,7 @@ def read_tagged(path: str | Path, fmt: str, what: str):
             meta = f.metadata() or {}
             if meta.get("format") != fmt:
                 raise ValueError(f"{path} is not {what} (format {str(meta.get('format'))[:40]!r})")
-            sd = {k: f.get_tensor(k) for k in f.keys()}
+            sd = {k: f.get_tensor(k) for k in f.keys()} if tensors else {}
     except ValueError:
         raise
     except Exception as e:  # safetensors' own error types: a text file, a pickle, a truncated file

@@ -415,7 +415,9 @@ def _resume(m: _Models, paths: _Paths, dev: torch.device, from_files: bool, rese
 
 def _started_warm(paths: _Paths) -> bool:
     """Whether the run in ``paths`` began from a trained generator (``--init-weights``), read from its EMA file."""
-    info = json.loads(read_tagged(paths.ema, "daub-generator-v1", "a Daub generator")[0].get("info") or "{}")
+    info = json.loads(
+        read_tagged(paths.ema, "daub-generator-v1", "a Daub generator", tensors=False)[0].get("info") or "{}"
+    )
     return bool(info.get("warm_ema") or info.get("recipe", {}).get("init_weights"))
 
 
