@@ -30,10 +30,18 @@ def d_real_loss(logits: torch.Tensor, onehot: torch.Tensor, num_classes: int) ->
     return (ce * class_weights(onehot, num_classes)).mean()
 
 
-def d_fake_loss(logits: torch.Tensor) -> torch.Tensor:
-    """Generated image: every pixel should be "fake" (channel 0)."""
+def d_fake_loss(logits: torch.Tensor, onehot: torch.Tensor | None = None, num_classes: int = 0) -> torch.Tensor:
+    """Generated image: every pixel should be "fake" (channel 0).
+
+    OASIS weighs this term plainly, each pixel alike, while the real term is class-balanced: a rare class's
+    real pixels then count ~1/share times as much as its fake ones, so the discriminator learns what a
+    mountain is and hardly what a *fake* mountain is, and the generator gets away with flat ones. Given the
+    fakes' map ``onehot`` (and ``num_classes``), the fake pixels are class-balanced the same way."""
     target = torch.zeros(logits.shape[0], *logits.shape[2:], dtype=torch.long, device=logits.device)
-    return F.cross_entropy(logits.float(), target)
+    if onehot is None:
+        return F.cross_entropy(logits.float(), target)
+    ce = F.cross_entropy(logits.float(), target, reduction="none")
+    return (ce * class_weights(onehot, num_classes)).mean()
 
 
 def labelmix_mask(onehot: torch.Tensor, gen: torch.Generator | None = None) -> torch.Tensor:

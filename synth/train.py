@@ -119,6 +119,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="take the diversity hinge per class region, not per image, so small (rare) regions must change too",
     )
+    p.add_argument(
+        "--balance-fake",
+        action="store_true",
+        help="class-balance the discriminator's fake term as its real term (OASIS weighs fake pixels alike, so "
+        "a rare class's fakes hardly count)",
+    )
     p.add_argument("--region-noise", type=float, default=0.3, help="share of images with one noise code per class")
     p.add_argument("--z-dim", type=int, default=32, help="noise channels (new runs)")
     p.add_argument("--head", type=int, default=32, help="width of the full-resolution stage (new runs)")
@@ -522,6 +528,7 @@ def _train_step(
     bands: float = 0.0,
     real_bands: torch.Tensor | None = None,
     per_class: bool = False,
+    balance_fake: bool = False,
 ) -> tuple[torch.Tensor, ...]:
     """One generator then one discriminator update; losses ``(g, d_fake, d_real, labelmix, spectral, diversity,
     bands)``.
@@ -535,7 +542,8 @@ def _train_step(
     ``real_bands`` (the running mean of the real photos' band powers). With
     ``diversity`` > 0 it draws the same maps again from ``z2`` (and fresh pixel noise) and pays that
     weight times :func:`synth.losses.diversity_loss` of the two draws (on ``diversity_pool`` block means;
-    with ``per_class``, per class region).
+    with ``per_class``, per class region). With ``balance_fake`` the discriminator's fake term is
+    class-balanced as its real term (:func:`synth.losses.d_fake_loss`).
     """
     # generator: every pixel of the fake should be segmented as its own class (class-balanced)
     m.D.requires_grad_(False)
@@ -563,7 +571,8 @@ def _train_step(
     with torch.autocast(**amp):
         fake = fake.detach()
         d_fake, d_real = m.D(fake), m.D(real)
-        loss_fake, loss_real = d_fake_loss(d_fake), d_real_loss(d_real, seg, num_classes)
+        loss_fake = d_fake_loss(d_fake, seg, num_classes) if balance_fake else d_fake_loss(d_fake)
+        loss_real = d_real_loss(d_real, seg, num_classes)
         mask = labelmix_mask(seg, gen)
         d_mixed = m.D(mask * real + (1 - mask) * fake)
         loss_lm = labelmix_loss(d_mixed, d_real, d_fake, mask)
@@ -679,6 +688,7 @@ def train(args: argparse.Namespace) -> int:
             bands=args.spectral_bands,
             real_bands=real_bands,
             per_class=args.diversity_per_class,
+            balance_fake=args.balance_fake,
         )
         if step >= args.d_warmup:
             _update_ema(m, args.ema, step, warm)

@@ -154,6 +154,24 @@ def test_d_losses_follow_the_n_plus_one_targets():
     assert d_fake_loss(fake) < 1e-6 and d_real_loss(fake, seg, 3) > 10
 
 
+def test_balanced_fake_term_counts_a_rare_class_as_much_as_a_common_one():
+    """--balance-fake: a discriminator that misses only the fakes of a rare class pays for them as much as
+    if it had missed the common class's; the plain (OASIS) term lets it off ~1/share times more lightly."""
+    ids = torch.zeros(1, 8, 8, dtype=torch.long)
+    ids[0, :1, :2] = 1  # class 1: 2 of 64 pixels
+    seg = onehot(ids, 2)
+    fooled = torch.full((1, 3, 8, 8), -20.0)
+    fooled[:, 0] = 20.0  # every pixel called fake ...
+    fooled[:, 0][ids == 1], fooled[:, 2][ids == 1] = -20.0, 20.0  # ... but the rare class's, taken for real
+    common_fooled = torch.full((1, 3, 8, 8), -20.0)
+    common_fooled[:, 0][ids == 1] = 20.0
+    common_fooled[:, 1][ids == 0] = 20.0  # the opposite: only the common class's fakes taken for real
+    assert float(d_fake_loss(fooled, seg, 2)) == pytest.approx(float(d_fake_loss(common_fooled, seg, 2)), rel=1e-4)
+    assert d_fake_loss(common_fooled) > 20 * d_fake_loss(fooled)  # plain: 62 pixels against 2
+    dontcare = onehot(torch.full((1, 8, 8), 2), 3)  # don't-care everywhere: nothing to pay
+    assert d_fake_loss(fooled, dontcare, 2) == 0
+
+
 def test_labelmix_mask_covers_whole_regions_and_consistent_d_scores_zero():
     ids = torch.zeros(4, 8, 8, dtype=torch.long)
     ids[:, 4:] = 1

@@ -341,6 +341,26 @@ def test_d_warmup_step_trains_the_discriminator_alone():
         assert torch.isfinite(losses[0]) and losses[0] > 0  # the generator's loss is still measured
 
 
+def test_balance_fake_step_weighs_the_fake_term_by_class():
+    """--balance-fake reaches the discriminator's step: its fake term is the class-balanced one, else the plain."""
+    from synth.losses import d_fake_loss
+    from synth.train import _train_step
+
+    amp = dict(device_type="cpu", dtype=torch.bfloat16, enabled=False)
+    for balance in (True, False):
+        m, real, seg, z, n, gen = _tiny_models()
+        seg = torch.zeros_like(seg)
+        seg[:, 0], seg[:, 0, :, :4], seg[:, 1, :, :4] = 1, 0, 1  # class 1: a thin strip, class 0 the rest
+        torch.manual_seed(1)
+        with torch.no_grad():
+            d_fake = m.D(m.G(seg, z))  # what the step's discriminator sees (the generator does not move)
+        balanced, plain = float(d_fake_loss(d_fake, seg, n)), float(d_fake_loss(d_fake))
+        assert abs(balanced - plain) > 1e-3 * plain  # the two terms differ more than the tolerance below
+        torch.manual_seed(1)
+        got = float(_train_step(m, real, seg, z, n, 10.0, amp, gen, train_g=False, balance_fake=balance)[1])
+        assert got == pytest.approx(balanced if balance else plain, rel=1e-4)
+
+
 def test_init_weights_start_a_new_run_from_a_generator_file(tiny_dataset, tmp_path):
     """--init-weights: G and EMA from a file, D afresh; with --d-warmup they stay put until that step."""
     common = ["--dataset", str(tiny_dataset), "--palette", "facades", "--size", "64x64", "--lowres-steps", "0"]
