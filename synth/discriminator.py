@@ -73,3 +73,24 @@ class SegDiscriminator(nn.Module):
             h = block(h, skip)
         h = F.interpolate(F.leaky_relu(h, 0.2), size=x.shape[-2:], mode="bilinear", align_corners=False)
         return self.out(torch.cat([h, x], 1))
+
+
+def class_verdicts(real_logits: torch.Tensor, fake_logits: torch.Tensor, classes: torch.Tensor, num_classes: int):
+    """Per class, what the discriminator believes: ``[num_classes, 3]`` sums over the pixels of that class of
+    p(own class) on the real photo, p(fake) on the real photo and p(fake) on the generated image, and
+    ``[num_classes]`` pixel counts (divide for means; sum batches first).
+
+    ``real_logits`` / ``fake_logits`` ``[B, N + 1, H, W]`` for the photos and for images generated from their
+    maps; ``classes`` ``[B, H, W]`` the class ids (ids >= ``num_classes``, don't-care, are left out). The
+    gap p(fake | generated) − p(fake | real) says how well it tells a class's fakes: where it is near zero,
+    the generator gets no push towards that class's real look (``scripts/d_probe.py``).
+    """
+    pr, pf = real_logits.float().softmax(1), fake_logits.float().softmax(1)
+    own = pr[:, 1:].gather(1, classes.clamp(max=num_classes - 1)[:, None])[:, 0]
+    sums = torch.zeros(num_classes, 3)
+    counts = torch.zeros(num_classes)
+    for k in range(num_classes):
+        m = classes == k
+        counts[k] = m.sum()
+        sums[k] = torch.stack([own[m].sum(), pr[:, 0][m].sum(), pf[:, 0][m].sum()]).cpu()
+    return sums, counts

@@ -172,6 +172,24 @@ def test_balanced_fake_term_counts_a_rare_class_as_much_as_a_common_one():
     assert d_fake_loss(fooled, dontcare, 2) == 0
 
 
+def test_class_verdicts_say_per_class_what_the_discriminator_believes():
+    """scripts/d_probe.py's figures: per class, p(own class) and p(fake) on reals, p(fake) on fakes."""
+    from synth.discriminator import class_verdicts
+
+    classes = torch.zeros(1, 4, 4, dtype=torch.long)
+    classes[0, :, 2:] = 1
+    classes[0, 3] = 2  # don't-care row (num_classes = 2): left out
+    real, fake = torch.full((1, 3, 4, 4), -20.0), torch.full((1, 3, 4, 4), -20.0)
+    real[:, 1][classes == 0] = 20.0  # class 0's real pixels: confidently class 0
+    real[:, 0][classes == 1] = 20.0  # class 1's real pixels: taken for fake
+    fake[:, 0][classes == 0] = 20.0  # class 0's fakes caught, class 1's taken for class 1
+    fake[:, 2][classes == 1] = 20.0
+    sums, counts = class_verdicts(real, fake, classes, 2)
+    assert counts.tolist() == [6, 6]
+    means = sums / counts[:, None]
+    assert torch.allclose(means, torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]]), atol=1e-6)
+
+
 def test_labelmix_mask_covers_whole_regions_and_consistent_d_scores_zero():
     ids = torch.zeros(4, 8, 8, dtype=torch.long)
     ids[:, 4:] = 1
