@@ -17,7 +17,8 @@ import torch
 from palettes import load as load_palette
 from synth.data import BASE_SIZES, load_split, to_model_size
 from synth.discriminator import SegDiscriminator, class_verdicts
-from synth.generators.embedded import load_weights, seed_inputs
+from synth.evaluate import default_dataset
+from synth.generators.embedded import load_weights, seed_inputs, weights_path
 from synth.labels import one_hot
 from synth.train import _load_fp16
 
@@ -27,18 +28,17 @@ def main() -> None:
     p.add_argument("model", choices=["landscape", "facades"])
     p.add_argument("discriminator", help="a resume-D.safetensors of daub train")
     p.add_argument("--weights", default=None, help="generator weights (default: the shipped ones)")
-    p.add_argument("--dataset", default=None, help="default ../shared/datasets/<stanford_background|facades>")
+    p.add_argument("--dataset", default=None, help="default ../shared/datasets/<name> next to the repo")
     p.add_argument("--d-channels", default="32,64,128,256,256", help="the run's --d-channels")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--out", default=None, help="also write the figures here (JSON)")
     args = p.parse_args()
     pal = load_palette(args.model)
-    G = load_weights(args.weights or f"synth/weights/{args.model}.safetensors").eval()
+    G = load_weights(args.weights or weights_path(args.model)).eval()
     D = SegDiscriminator(pal.num_classes, tuple(int(c) for c in args.d_channels.split(",")))
     _load_fp16(D, args.discriminator)
     D.eval()
-    root = args.dataset or f"../shared/datasets/{'stanford_background' if args.model == 'landscape' else 'facades'}"
-    photos, labels, _ = load_split(root, "val", BASE_SIZES[args.model])
+    photos, labels, _ = load_split(args.dataset or default_dataset(args.model), "val", BASE_SIZES[args.model])
     w, h = G.config.default_size
     real, lab = to_model_size(photos, labels, (w, h))
     sums, counts = torch.zeros(pal.num_classes, 3), torch.zeros(pal.num_classes)
@@ -56,8 +56,13 @@ def main() -> None:
     for k, name in enumerate(pal.names):
         if counts[k]:
             own, fake_real, fake_fake = (sums[k] / counts[k]).tolist()
-            rows[name] = {"p_own_real": own, "p_fake_real": fake_real, "p_fake_generated": fake_fake}
-            rows[name] = {key: round(v, 3) for key, v in rows[name].items()} | {"gap": round(fake_fake - fake_real, 3)}
+            figures = {
+                "p_own_real": own,
+                "p_fake_real": fake_real,
+                "p_fake_generated": fake_fake,
+                "gap": fake_fake - fake_real,
+            }
+            rows[name] = {key: round(v, 3) for key, v in figures.items()}
             print(f"{name:18s} " + "  ".join(f"{key} {v:.3f}" for key, v in rows[name].items()))
     if args.out:
         with open(args.out, "w") as f:

@@ -23,14 +23,20 @@ def class_weights(onehot: torch.Tensor, num_classes: int) -> torch.Tensor:
     return coef[onehot.argmax(1)]
 
 
-def d_real_loss(logits: torch.Tensor, onehot: torch.Tensor, num_classes: int) -> torch.Tensor:
-    """Real photo: every pixel should be its own class (class-balanced). Also the generator's loss on fakes."""
-    target = onehot[:, :num_classes].argmax(1) + 1
+def _balanced_ce(logits: torch.Tensor, target: torch.Tensor, onehot: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """Per-pixel cross-entropy towards ``target``, weighted by :func:`class_weights` of ``onehot``, averaged."""
     ce = F.cross_entropy(logits.float(), target, reduction="none")
     return (ce * class_weights(onehot, num_classes)).mean()
 
 
-def d_fake_loss(logits: torch.Tensor, onehot: torch.Tensor | None = None, num_classes: int = 0) -> torch.Tensor:
+def d_real_loss(logits: torch.Tensor, onehot: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """Real photo: every pixel should be its own class (class-balanced). Also the generator's loss on fakes."""
+    return _balanced_ce(logits, onehot[:, :num_classes].argmax(1) + 1, onehot, num_classes)
+
+
+def d_fake_loss(
+    logits: torch.Tensor, onehot: torch.Tensor | None = None, num_classes: int | None = None
+) -> torch.Tensor:
     """Generated image: every pixel should be "fake" (channel 0).
 
     OASIS weighs this term plainly, each pixel alike, while the real term is class-balanced: a rare class's
@@ -40,8 +46,9 @@ def d_fake_loss(logits: torch.Tensor, onehot: torch.Tensor | None = None, num_cl
     target = torch.zeros(logits.shape[0], *logits.shape[2:], dtype=torch.long, device=logits.device)
     if onehot is None:
         return F.cross_entropy(logits.float(), target)
-    ce = F.cross_entropy(logits.float(), target, reduction="none")
-    return (ce * class_weights(onehot, num_classes)).mean()
+    if num_classes is None:
+        raise ValueError("d_fake_loss: a class-balanced fake term needs num_classes beside onehot")
+    return _balanced_ce(logits, target, onehot, num_classes)
 
 
 def labelmix_mask(onehot: torch.Tensor, gen: torch.Generator | None = None) -> torch.Tensor:

@@ -170,6 +170,8 @@ def test_balanced_fake_term_counts_a_rare_class_as_much_as_a_common_one():
     assert d_fake_loss(common_fooled) > 20 * d_fake_loss(fooled)  # plain: 62 pixels against 2
     dontcare = onehot(torch.full((1, 8, 8), 2), 3)  # don't-care everywhere: nothing to pay
     assert d_fake_loss(fooled, dontcare, 2) == 0
+    with pytest.raises(ValueError, match="num_classes"):  # balanced without the class count: refused, not 0
+        d_fake_loss(fooled, seg)
 
 
 def test_class_verdicts_say_per_class_what_the_discriminator_believes():
