@@ -30,14 +30,12 @@ def main() -> None:
     p.add_argument("--weights", default=None, help="generator weights (default: the shipped ones)")
     p.add_argument("--dataset", default=None, help="default ../shared/datasets/<name> next to the repo")
     p.add_argument("--d-channels", default="32,64,128,256,256", help="the run's --d-channels")
-    p.add_argument("--d-labels", action="store_true", help="the run's --d-labels (a label-conditioned D)")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--out", default=None, help="also write the figures here (JSON)")
     args = p.parse_args()
     pal = load_palette(args.model)
     G = load_weights(args.weights or weights_path(args.model)).eval()
-    channels = tuple(int(c) for c in args.d_channels.split(","))
-    D = SegDiscriminator(pal.num_classes, channels, G.config.label_nc if args.d_labels else 0)
+    D = SegDiscriminator(pal.num_classes, tuple(int(c) for c in args.d_channels.split(",")))
     _load_fp16(D, args.discriminator)
     D.eval()
     photos, labels, _ = load_split(args.dataset or default_dataset(args.model), "val", BASE_SIZES[args.model])
@@ -48,12 +46,11 @@ def main() -> None:
         for i in range(0, len(real), 8):
             seg = one_hot(lab[i : i + 8], pal)
             classes = seg.argmax(1)  # don't-care: its own channel, past the classes
-            d_seg = seg if args.d_labels else None
-            real_logits = D(real[i : i + 8], d_seg)
+            real_logits = D(real[i : i + 8])
             for seed in range(args.seeds):  # seeds as synth.load(...)(ids, seed=k) draws them
                 z, noise = seed_inputs(G, seed, h, w)
                 fake = G(seg, z.expand(len(seg), -1), [n.expand(len(seg), -1, -1, -1) for n in noise])
-                s, c = class_verdicts(real_logits, D(fake, d_seg), classes, pal.num_classes)
+                s, c = class_verdicts(real_logits, D(fake), classes, pal.num_classes)
                 sums, counts = sums + s, counts + c
     rows = {}
     for k, name in enumerate(pal.names):

@@ -52,33 +52,19 @@ class SegDiscriminator(nn.Module):
     """Image ``[B, 3, H, W]`` -> per-pixel logits ``[B, N + 1, H, W]`` (channel 0 = fake).
 
     ``H`` and ``W`` must be multiples of ``2 ** len(channels)``.
-
-    ``label_nc`` > 0 makes it *label-conditioned* (a departure from OASIS): it also sees the one-hot map
-    ``[B, label_nc, H, W]``, concatenated to the image, so it need not learn to segment a rare class before it
-    can judge that class's fakes - its verdict becomes "is this real <class>?", as in pix2pix / SPADE.
     """
 
-    def __init__(self, num_classes: int, channels: tuple[int, ...] = (64, 128, 128, 256, 256), label_nc: int = 0):
+    def __init__(self, num_classes: int, channels: tuple[int, ...] = (64, 128, 128, 256, 256)):
         super().__init__()
-        self.label_nc = label_nc
-        c_in = 3 + label_nc
         self.down = nn.ModuleList(
-            DownBlock(ci, c, first=(i == 0)) for i, (ci, c) in enumerate(zip((c_in,) + channels[:-1], channels))
+            DownBlock(c_in, c, first=(i == 0)) for i, (c_in, c) in enumerate(zip((3,) + channels[:-1], channels))
         )
         rev = channels[::-1]
         # decoder: from 1/32 back to 1/2, each step concatenating the encoder output of that size
         self.up = nn.ModuleList(UpBlock(rev[i], rev[i + 1], rev[i + 1]) for i in range(len(rev) - 1))
-        self.out = nn.Conv2d(channels[0] + c_in, num_classes + 1, 3, padding=1)
+        self.out = nn.Conv2d(channels[0] + 3, num_classes + 1, 3, padding=1)
 
-    def forward(self, x: torch.Tensor, seg: torch.Tensor | None = None) -> torch.Tensor:
-        """Logits of image ``x``; ``seg``, its one-hot map, is required exactly when ``label_nc`` > 0."""
-        if self.label_nc:
-            if seg is None or seg.shape[1] != self.label_nc or seg.shape[-2:] != x.shape[-2:]:
-                got = None if seg is None else tuple(seg.shape)
-                raise ValueError(f"seg: a label-conditioned discriminator needs a [B, {self.label_nc}, H, W] map, got {got}")
-            x = torch.cat([x, seg.to(x.dtype)], 1)
-        elif seg is not None:
-            raise ValueError("seg: this discriminator is not label-conditioned (label_nc=0)")
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         skips, h = [], x
         for block in self.down:
             h = block(h)

@@ -125,12 +125,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="class-balance the discriminator's fake term as its real term (OASIS weighs fake pixels alike, so "
         "a rare class's fakes hardly count)",
     )
-    p.add_argument(
-        "--d-labels",
-        action="store_true",
-        help="the discriminator also sees the label map (not OASIS: it need not learn to segment a rare class "
-        "before it can judge that class's fakes); new runs: a resumed run keeps its own",
-    )
     p.add_argument("--region-noise", type=float, default=0.3, help="share of images with one noise code per class")
     p.add_argument("--z-dim", type=int, default=32, help="noise channels (new runs)")
     p.add_argument("--head", type=int, default=32, help="width of the full-resolution stage (new runs)")
@@ -376,17 +370,6 @@ def _config(
     )
 
 
-def _saved_d_labels(paths: _Paths, from_files: bool) -> bool:
-    """Whether the resumed run's discriminator is label-conditioned (``--d-labels``), read from its weights."""
-    if from_files:
-        sd = read_tagged(paths.d, RESUME_FORMAT, "a Daub resume file")[1]
-    else:
-        sd = load_tensors(paths.ckpt, "training checkpoint")
-        sd = sd.get("D", {}) if isinstance(sd, dict) else {}
-    first = sd.get("down.0.conv1.parametrizations.weight.original")
-    return first is not None and first.shape[1] > 3  # image channels + the one-hot map's
-
-
 def _init_generator(path: str, palette: Palette) -> DaubGenerator:
     """The generator of ``--init-weights``: a v2 (3D-noise) generator of ``palette``, else a clear error."""
     if not Path(path).is_file():
@@ -402,9 +385,7 @@ def _init_generator(path: str, palette: Palette) -> DaubGenerator:
 def _build_models(cfg: DaubConfig, num_classes: int, args: argparse.Namespace, dev: torch.device) -> _Models:
     """Fresh models on ``dev`` (channels_last; the EMA a copy of the generator) and their Adam optimisers."""
     G, G_ema = DaubGenerator(cfg), DaubGenerator(cfg).eval()
-    D = SegDiscriminator(
-        num_classes, tuple(int(c) for c in args.d_channels.split(",")), cfg.label_nc if args.d_labels else 0
-    )
+    D = SegDiscriminator(num_classes, tuple(int(c) for c in args.d_channels.split(",")))
     G_ema.load_state_dict(G.state_dict())
     for m in (G, D, G_ema):
         m.to(dev, memory_format=torch.channels_last)
@@ -564,18 +545,17 @@ def _train_step(
     with ``per_class``, per class region). With ``balance_fake`` the discriminator's fake term is
     class-balanced as its real term (:func:`synth.losses.d_fake_loss`).
     """
-    d_seg = seg if m.D.label_nc else None  # what a label-conditioned discriminator also sees
     # generator: every pixel of the fake should be segmented as its own class (class-balanced)
     m.D.requires_grad_(False)
     if not train_g:
         with torch.no_grad(), torch.autocast(**amp):
             fake = m.G(seg, z)
-            loss_g = d_real_loss(m.D(fake, d_seg), seg, num_classes)
+            loss_g = d_real_loss(m.D(fake), seg, num_classes)
         loss_spec = loss_div = loss_bands = torch.zeros(())
     else:
         with torch.autocast(**amp):
             fake = m.G(seg, z)
-            loss_g = d_real_loss(m.D(fake, d_seg), seg, num_classes)
+            loss_g = d_real_loss(m.D(fake), seg, num_classes)
             loss_div = (
                 diversity_loss(fake, m.G(seg, z2), pool=diversity_pool, seg=seg[:, :num_classes] if per_class else None)
                 if diversity
@@ -590,11 +570,11 @@ def _train_step(
     # discriminator: real pixels -> their class, fake pixels -> "fake", LabelMix consistency
     with torch.autocast(**amp):
         fake = fake.detach()
-        d_fake, d_real = m.D(fake, d_seg), m.D(real, d_seg)
+        d_fake, d_real = m.D(fake), m.D(real)
         loss_fake = d_fake_loss(d_fake, seg, num_classes) if balance_fake else d_fake_loss(d_fake)
         loss_real = d_real_loss(d_real, seg, num_classes)
         mask = labelmix_mask(seg, gen)
-        d_mixed = m.D(mask * real + (1 - mask) * fake, d_seg)
+        d_mixed = m.D(mask * real + (1 - mask) * fake)
         loss_lm = labelmix_loss(d_mixed, d_real, d_fake, mask)
         loss_d = loss_fake + loss_real + labelmix * loss_lm
     m.opt_d.zero_grad(set_to_none=True)
@@ -662,8 +642,6 @@ def train(args: argparse.Namespace) -> int:
     from_files = args.resume and not paths.ckpt.is_file()
     init = _init_generator(args.init_weights, palette) if args.init_weights else None  # read once
     cfg = _config(args, palette, size, paths, from_files, init)
-    if args.resume:  # the run's own discriminator, as its own generator (flags of this call are ignored)
-        args.d_labels = _saved_d_labels(paths, from_files)
     m = _build_models(cfg, palette.num_classes, args, dev)
     step, elapsed = _resume(m, paths, dev, from_files, args.reset_ema) if args.resume else (0, 0.0)
     warm = init is not None or (args.resume and not args.reset_ema and _started_warm(paths))

@@ -131,22 +131,6 @@ def test_discriminator_segments_into_n_plus_one_classes():
     assert out.shape == (2, 9, 48, 64)
 
 
-def test_label_conditioned_discriminator_judges_image_and_map_together():
-    d = SegDiscriminator(8, channels=(8, 16, 16), label_nc=9)
-    x = torch.rand(2, 3, 48, 64, generator=torch.Generator().manual_seed(0))
-    seg_a, seg_b = torch.zeros(2, 9, 48, 64), torch.zeros(2, 9, 48, 64)
-    seg_a[:, 0], seg_b[:, 4] = 1, 1
-    out = d(x, seg_a)
-    assert out.shape == (2, 9, 48, 64)
-    assert not torch.allclose(out, d(x, seg_b))  # the same image under another map gets another verdict
-    with pytest.raises(ValueError, match="seg: a label-conditioned discriminator needs"):
-        d(x)
-    with pytest.raises(ValueError, match="seg: a label-conditioned"):
-        d(x, seg_a[:, :8])
-    with pytest.raises(ValueError, match="seg: this discriminator is not label-conditioned"):
-        SegDiscriminator(8, channels=(8, 16, 16))(x, seg_a)
-
-
 def test_class_weights_balance_classes_and_ignore_dontcare():
     ids = torch.zeros(1, 4, 4, dtype=torch.long)
     ids[0, :, :1] = 1  # class 1: 4 pixels, class 0: 8, don't-care (channel 3): 4

@@ -305,16 +305,15 @@ def test_segmenter_refuses_foreign_weights(tmp_path):
         load_segmenter("facades", weights=tmp_path / "missing.safetensors")
 
 
-def _tiny_models(*flags: str):
-    """Tiny v2 models for facades (12 classes) as ``daub train`` builds them (with ``flags``), and a batch of 2
-    at 64x64."""
+def _tiny_models():
+    """Tiny v2 models for facades (12 classes) as ``daub train`` builds them, and a batch of 2 at 64x64."""
     from palettes import load as load_palette
     from synth.labels import one_hot
     from synth.train import _build_models, _config, _Paths, build_parser, noise_map
 
     args = build_parser().parse_args(
         ["--dataset", "x", "--palette", "facades", "--out", "x", "--z-dim", "8", "--head", "8"]
-        + ["--d-channels", "8,16,16,16,16", *flags]
+        + ["--d-channels", "8,16,16,16,16"]
     )
     pal = load_palette("facades")
     torch.manual_seed(0)
@@ -360,47 +359,6 @@ def test_balance_fake_step_weighs_the_fake_term_by_class():
         torch.manual_seed(1)
         got = float(_train_step(m, real, seg, z, n, 10.0, amp, gen, train_g=False, balance_fake=balance)[1])
         assert got == pytest.approx(balanced if balance else plain, rel=1e-4)
-
-
-def test_d_labels_step_shows_the_discriminator_the_map():
-    """--d-labels builds a label-conditioned discriminator, and every D call of the step gets the map."""
-    from synth.train import _train_step
-
-    m, real, seg, z, n, gen = _tiny_models("--d-labels")
-    assert m.D.label_nc == seg.shape[1] == 12  # facades: 12 classes, no don't-care
-    amp = dict(device_type="cpu", dtype=torch.bfloat16, enabled=False)
-    w = m.D.down[0].conv1.parametrizations.weight.original
-    before = w.detach().clone()
-    losses = _train_step(m, real, seg, z, n, 10.0, amp, gen)  # a D call without the map would raise
-    assert all(torch.isfinite(x) for x in losses)
-    assert not torch.equal(w[:, 3:], before[:, 3:])  # the weights on the map's channels learn
-    plain, *_ = _tiny_models()
-    assert plain.D.label_nc == 0
-
-
-def test_d_labels_run_resumes_with_its_own_discriminator(tiny_dataset, tmp_path):
-    """A resumed run keeps the discriminator it began with, whatever this call's --d-labels says."""
-    out = tmp_path / "run"
-    common = ["--dataset", str(tiny_dataset), "--palette", "facades", "--out", str(out), "--size", "64x64"]
-    common += ["--lowres-steps", "0", "--batch-full", "2", "--threads", "1", "--d-channels", "8,16,16,16,16"]
-    common += ["--z-dim", "8", "--head", "8"]
-    assert _train(common + ["--steps", "2", "--d-labels"]).returncode == 0
-
-    def d_inputs() -> int:
-        with safe_open(str(out / "resume-D.safetensors"), "pt") as f:
-            return f.get_tensor("down.0.conv1.parametrizations.weight.original").shape[1]
-
-    assert d_inputs() == 3 + 12
-    r = _train(common + ["--steps", "3", "--resume"])  # from ckpt.pt, no flag
-    assert r.returncode == 0, r.stderr
-    (out / "ckpt.pt").unlink()
-    r = _train(common + ["--steps", "4", "--resume"])  # from the fp16 files, no flag
-    assert r.returncode == 0, r.stderr
-    assert "resumed at step 3 (fp16 resume files)" in r.stdout and d_inputs() == 3 + 12
-    plain = tmp_path / "plain"
-    assert _train([*common[:5], str(plain), *common[6:], "--steps", "1"]).returncode == 0
-    r = _train([*common[:5], str(plain), *common[6:], "--steps", "2", "--resume", "--d-labels"])
-    assert r.returncode == 0, r.stderr  # and a plain run stays plain
 
 
 def test_init_weights_start_a_new_run_from_a_generator_file(tiny_dataset, tmp_path):
