@@ -86,3 +86,24 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed browser test's report also holds what the page showed: a screenshot, the #report text and
+    Gradio's error toasts (a timeout alone does not say which render never came)."""
+    report = yield
+    page = getattr(item, "funcargs", {}).get("page")
+    if report.when == "call" and report.failed and hasattr(page, "screenshot"):
+        try:
+            path = REPO / "test-artifacts" / f"failed_{item.name}.png"
+            path.parent.mkdir(exist_ok=True)
+            page.screenshot(path=str(path), full_page=True)
+            seen = page.evaluate(
+                "() => ({report: document.querySelector('#report')?.innerText.replace(/\\s*\\n\\s*/g, ' ') ?? null,"
+                " toasts: Array.from(document.querySelectorAll('[data-testid=\"toast-body\"]')).map(t => t.innerText)})"
+            )
+            report.sections.append(("page at failure", f"screenshot: {path}\n{seen}"))
+        except Exception as e:  # noqa: BLE001 - diagnostics only, never hide the failure itself
+            report.sections.append(("page at failure", f"could not capture the page: {e!r}"))
+    return report
