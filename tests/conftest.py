@@ -96,9 +96,11 @@ def pytest_runtest_makereport(item, call):
     page = getattr(item, "funcargs", {}).get("page")
     if report.when == "call" and report.failed and hasattr(page, "screenshot"):
         try:
-            path = REPO / "test-artifacts" / f"failed_{item.name}.png"
-            path.parent.mkdir(exist_ok=True)
-            page.screenshot(path=str(path), full_page=True)
+            from test_browser import ARTIFACTS, shot  # the browser tests' own screenshot folder and helper
+
+            name = f"failed_{item.name}.png"
+            shot(page, name)
+            path = ARTIFACTS / name
             seen = page.evaluate(
                 "() => ({report: document.querySelector('#report')?.innerText.replace(/\\s*\\n\\s*/g, ' ') ?? null,"
                 " toasts: Array.from(document.querySelectorAll('[data-testid=\"toast-body\"]')).map(t => t.innerText)})"
