@@ -7,7 +7,9 @@
 # DATA     a copy of the datasets: DATA/stanford_background and DATA/facades (see `synth.data.pack`)
 # OUT      where the results go: OUT/<model>/<palette>.safetensors (EMA generator, fp16) and
 #          OUT/<model>/resume-D.safetensors (fp16), OUT/seg/seg-<palette>.safetensors, OUT/logs.tar.gz.
-#          Every file is < 16 MiB; <palette>.safetensors + resume-D.safetensors are what --resume needs.
+#          Every file is < 16 MiB; <palette>.safetensors + resume-D.safetensors are what --resume needs
+#          (+ resume-P.safetensors, 2.5 MB, from a run with --patch-d: an eighth file with one such run; the
+#          device brings back 8, so with both generators on --patch-d set SEGMENTERS=0).
 # RESUME   optional: an OUT of an earlier job; its generators continue (total minutes add up), and its
 #          segmenters are kept (SEGMENTERS=0) or retrained from scratch (SEGMENTERS=1, the default).
 #          RESUME/<model>/ may hold resume-D.safetensors alone (what fits beside the repo in a 64 MiB
@@ -118,6 +120,7 @@ wait
 for name in landscape facades; do
     mkdir -p "$DEST/$name"
     cp "$WORK/$name/$name.safetensors" "$WORK/$name/resume-D.safetensors" "$DEST/$name/" 2>/dev/null
+    [ -f "$WORK/$name/resume-P.safetensors" ] && cp "$WORK/$name/resume-P.safetensors" "$DEST/$name/"  # --patch-d
 done
 if [ "$SEGMENTERS" = 1 ]; then
     mkdir -p "$DEST/seg" && cp "$WORK"/seg/seg-*.safetensors "$DEST/seg/" 2>/dev/null

@@ -94,3 +94,36 @@ def class_verdicts(real_logits: torch.Tensor, fake_logits: torch.Tensor, classes
         counts[k] = m.sum()
         sums[k] = torch.stack([own[m].sum(), pr[:, 0][m].sum(), pf[:, 0][m].sum()]).cpu()
     return sums, counts
+
+
+class PatchDiscriminator(nn.Module):
+    """Label-conditioned patch discriminator: image ``[B, 3, H, W]`` + its one-hot map ``[B, label_nc, H, W]``
+    -> real/fake logits ``[B, 1, H / 2**n, W / 2**n]``, one per patch (pix2pix / SPADE ``NLayerDiscriminator``,
+    spectral norm, ``n`` = ``len(channels)``; receptive field 70 px with three levels).
+
+    Not OASIS: a second opinion beside :class:`SegDiscriminator` (``daub train --patch-d``). Told the classes,
+    it judges "is this real <class>?" without first having to segment a rare class; used alone it stops
+    checking that the image shows the classes at all, which the segmenting discriminator keeps doing.
+    """
+
+    def __init__(self, label_nc: int, channels: tuple[int, ...] = (64, 128, 256)):
+        super().__init__()
+        self.label_nc = label_nc
+        layers: list[nn.Module] = []
+        c_in = 3 + label_nc
+        for c in channels:
+            layers += [spectral_norm(nn.Conv2d(c_in, c, 4, stride=2, padding=1)), nn.LeakyReLU(0.2)]
+            c_in = c
+        layers += [
+            spectral_norm(nn.Conv2d(c_in, c_in, 3, padding=1)),
+            nn.LeakyReLU(0.2),
+            nn.Conv2d(c_in, 1, 3, padding=1),
+        ]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor, seg: torch.Tensor) -> torch.Tensor:
+        if seg.shape[1] != self.label_nc or seg.shape[-2:] != x.shape[-2:] or seg.shape[0] != x.shape[0]:
+            raise ValueError(
+                f"seg: the patch discriminator needs a [B, {self.label_nc}, H, W] map like x, got {tuple(seg.shape)}"
+            )
+        return self.net(torch.cat([x, seg.to(x.dtype)], 1))

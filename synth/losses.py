@@ -185,3 +185,20 @@ def diversity_loss(
     per_class = (diff * share).sum((2, 3)) / area.clamp(min=1e-6)
     present = area >= 4  # at least four cells' worth of the class
     return F.relu(cap - per_class[present]).mean() if present.any() else diff.sum() * 0
+
+
+def patch_weights(onehot: torch.Tensor, num_classes: int, like: torch.Tensor) -> torch.Tensor:
+    """:func:`class_weights` of ``onehot`` averaged over each patch of ``like`` ``[B, 1, h, w]`` (a patch
+    discriminator's logits): a patch of a rare class counts as much in all as one of a common class."""
+    w = class_weights(onehot, num_classes)[:, None]
+    return F.adaptive_avg_pool2d(w, like.shape[-2:])
+
+
+def patch_d_loss(real: torch.Tensor, fake: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Hinge loss of a patch discriminator's logits on real and fake patches, weighted per patch."""
+    return ((F.relu(1 - real.float()) + F.relu(1 + fake.float())) * weights).mean()
+
+
+def patch_g_loss(fake: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """The generator's hinge loss on a patch discriminator's logits of its fakes, weighted per patch."""
+    return -(fake.float() * weights).mean()

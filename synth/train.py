@@ -33,7 +33,7 @@ from palettes import Palette
 from palettes import load as load_palette
 from synth.commands import parse_size
 from synth.data import BASE_SIZES, augment, load_split, repeat_factors, to_model_size
-from synth.discriminator import SegDiscriminator
+from synth.discriminator import PatchDiscriminator, SegDiscriminator
 from synth.generators.base import to_pil
 from synth.generators.embedded import DaubConfig, DaubGenerator, load_weights, save_weights, seed_inputs
 from synth.labels import one_hot
@@ -45,6 +45,9 @@ from synth.losses import (
     diversity_loss,
     labelmix_loss,
     labelmix_mask,
+    patch_d_loss,
+    patch_g_loss,
+    patch_weights,
     pooled_power,
     spectral_loss,
 )
@@ -124,6 +127,17 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="class-balance the discriminator's fake term as its real term (OASIS weighs fake pixels alike, so "
         "a rare class's fakes hardly count)",
+    )
+    p.add_argument(
+        "--patch-d",
+        type=_not_negative,
+        default=0.0,
+        metavar="W",
+        help="also train a label-conditioned patch discriminator (pix2pix-style, class-balanced patches) beside the "
+        "segmenting one, and add W times its loss to the generator's (0 = off, OASIS alone)",
+    )
+    p.add_argument(
+        "--patch-d-channels", default="64,128,256", help="patch discriminator widths per level (with --patch-d)"
     )
     p.add_argument("--region-noise", type=float, default=0.3, help="share of images with one noise code per class")
     p.add_argument("--z-dim", type=int, default=32, help="noise channels (new runs)")
@@ -298,6 +312,7 @@ class _Paths:
     ckpt: Path  # ckpt.pt: full precision + optimiser state
     g: Path  # resume-G.safetensors
     d: Path  # resume-D.safetensors
+    p: Path  # resume-P.safetensors: the patch discriminator (--patch-d)
 
     @classmethod
     def of(cls, out: Path, palette: str) -> _Paths:
@@ -307,6 +322,7 @@ class _Paths:
             out / "ckpt.pt",
             out / "resume-G.safetensors",
             out / "resume-D.safetensors",
+            out / "resume-P.safetensors",
         )
 
     def sample(self, step: int) -> Path:
@@ -316,17 +332,20 @@ class _Paths:
 
 @dataclasses.dataclass
 class _Models:
-    """The generator, its EMA copy, the discriminator and their optimisers."""
+    """The generator, its EMA copy, the discriminator(s) and their optimisers."""
 
     G: DaubGenerator
     G_ema: DaubGenerator
     D: SegDiscriminator
     opt_g: torch.optim.Optimizer
     opt_d: torch.optim.Optimizer
+    P: PatchDiscriminator | None = None  # with --patch-d
+    opt_p: torch.optim.Optimizer | None = None
 
     def state(self) -> dict[str, torch.nn.Module | torch.optim.Optimizer]:
-        """Everything ``ckpt.pt`` holds a state dict of, by its key there."""
-        return {"G": self.G, "D": self.D, "G_ema": self.G_ema, "opt_g": self.opt_g, "opt_d": self.opt_d}
+        """Everything ``ckpt.pt`` holds a state dict of, by its key there (the patch pair only with --patch-d)."""
+        core = {"G": self.G, "D": self.D, "G_ema": self.G_ema, "opt_g": self.opt_g, "opt_d": self.opt_d}
+        return core | ({"P": self.P, "opt_p": self.opt_p} if self.P is not None else {})
 
 
 class _Clock:
@@ -392,18 +411,25 @@ def _build_models(cfg: DaubConfig, num_classes: int, args: argparse.Namespace, d
     G_ema.requires_grad_(False)
     opt_g = torch.optim.Adam(G.parameters(), lr=args.lr_g, betas=(0.0, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=args.lr_d, betas=(0.0, 0.999))
-    return _Models(G, G_ema, D, opt_g, opt_d)
+    P = opt_p = None
+    if args.patch_d:
+        P = PatchDiscriminator(cfg.label_nc, tuple(int(c) for c in args.patch_d_channels.split(",")))
+        P.to(dev, memory_format=torch.channels_last)
+        opt_p = torch.optim.Adam(P.parameters(), lr=args.lr_d, betas=(0.0, 0.999))
+    return _Models(G, G_ema, D, opt_g, opt_d, P, opt_p)
 
 
 def _resume(m: _Models, paths: _Paths, dev: torch.device, from_files: bool, reset_ema: bool) -> tuple[int, float]:
     """Load ``ckpt.pt``, or with ``from_files`` the fp16 resume files, into ``m``; the step and elapsed seconds."""
     if not from_files:
         ck = load_tensors(paths.ckpt, "training checkpoint", map_location=dev)  # tensors only, never code
-        missing = [k for k in (*m.state(), "step") if not isinstance(ck, dict) or k not in ck]
+        optional = ("P", "opt_p")  # a run may add --patch-d on resume: its patch discriminator starts afresh
+        missing = [k for k in (*m.state(), "step") if k not in optional and (not isinstance(ck, dict) or k not in ck)]
         if missing:
             raise ValueError(f"{paths.ckpt} is not a daub training checkpoint (missing {', '.join(missing[:4])})")
         for k, obj in m.state().items():
-            obj.load_state_dict(ck[k])
+            if k in ck:
+                obj.load_state_dict(ck[k])
         step, elapsed = int(ck["step"]), float(ck.get("elapsed", 0.0))
     else:  # fp16 weights only: Adam restarts (beta1 = 0, so only its 2nd moment is rebuilt)
         m.G_ema.load_state_dict(load_weights(paths.ema).state_dict())
@@ -412,6 +438,8 @@ def _resume(m: _Models, paths: _Paths, dev: torch.device, from_files: bool, rese
         else:  # the EMA weights stand in for the raw generator (what a GPU job brings back)
             m.G.load_state_dict(m.G_ema.state_dict())
         meta = _load_fp16(m.D, paths.d)
+        if m.P is not None and paths.p.is_file():
+            _load_fp16(m.P, paths.p)
         step, elapsed = int(meta["step"]), float(meta.get("elapsed", 0.0))
     if reset_ema:
         m.G_ema.load_state_dict(m.G.state_dict())
@@ -447,6 +475,8 @@ def _save(
     meta = {"step": step, "elapsed": clock.minutes() * 60}
     _save_fp16(m.G, paths.g, meta)
     _save_fp16(m.D, paths.d, meta)
+    if m.P is not None:
+        _save_fp16(m.P, paths.p, meta)
 
 
 def _sample(
@@ -529,9 +559,10 @@ def _train_step(
     real_bands: torch.Tensor | None = None,
     per_class: bool = False,
     balance_fake: bool = False,
+    patch: float = 0.0,
 ) -> tuple[torch.Tensor, ...]:
     """One generator then one discriminator update; losses ``(g, d_fake, d_real, labelmix, spectral, diversity,
-    bands)``.
+    bands, patch_g, patch_d)``.
 
     With ``train_g`` False the generator is not updated (a discriminator warm-up): its loss is only
     measured, and the optional losses are not computed.
@@ -543,10 +574,15 @@ def _train_step(
     ``diversity`` > 0 it draws the same maps again from ``z2`` (and fresh pixel noise) and pays that
     weight times :func:`synth.losses.diversity_loss` of the two draws (on ``diversity_pool`` block means;
     with ``per_class``, per class region). With ``balance_fake`` the discriminator's fake term is
-    class-balanced as its real term (:func:`synth.losses.d_fake_loss`).
+    class-balanced as its real term (:func:`synth.losses.d_fake_loss`). With ``m.P`` (``--patch-d``), the
+    label-conditioned patch discriminator is updated too, and the generator pays ``patch`` times its hinge loss
+    (:func:`synth.losses.patch_g_loss`, patches class-balanced).
     """
+    loss_pg = loss_pd = torch.zeros(())
     # generator: every pixel of the fake should be segmented as its own class (class-balanced)
     m.D.requires_grad_(False)
+    if m.P is not None:
+        m.P.requires_grad_(False)
     if not train_g:
         with torch.no_grad(), torch.autocast(**amp):
             fake = m.G(seg, z)
@@ -561,10 +597,13 @@ def _train_step(
                 if diversity
                 else torch.zeros(())
             )
+            if m.P is not None and patch:
+                p_fake = m.P(fake, seg)
+                loss_pg = patch_g_loss(p_fake, patch_weights(seg, num_classes, p_fake))
         loss_spec = spectral_loss(fake, real_power, axis=spectral_axis) if spectral else torch.zeros(())
         loss_bands = band_loss(fake, real_bands) if bands else torch.zeros(())
         m.opt_g.zero_grad(set_to_none=True)
-        (loss_g + spectral * loss_spec + diversity * loss_div + bands * loss_bands).backward()
+        (loss_g + spectral * loss_spec + diversity * loss_div + bands * loss_bands + patch * loss_pg).backward()
         m.opt_g.step()
     m.D.requires_grad_(True)
     # discriminator: real pixels -> their class, fake pixels -> "fake", LabelMix consistency
@@ -580,7 +619,15 @@ def _train_step(
     m.opt_d.zero_grad(set_to_none=True)
     loss_d.backward()
     m.opt_d.step()
-    return loss_g, loss_fake, loss_real, loss_lm, loss_spec, loss_div, loss_bands
+    if m.P is not None:  # the patch discriminator: real patches -> 1, fake -> -1 (hinge), given the map
+        m.P.requires_grad_(True)
+        with torch.autocast(**amp):
+            p_real, p_fake = m.P(real, seg), m.P(fake, seg)
+            loss_pd = patch_d_loss(p_real, p_fake, patch_weights(seg, num_classes, p_real))
+        m.opt_p.zero_grad(set_to_none=True)
+        loss_pd.backward()
+        m.opt_p.step()
+    return loss_g, loss_fake, loss_real, loss_lm, loss_spec, loss_div, loss_bands, loss_pg, loss_pd
 
 
 def _running_power(mean: torch.Tensor | None, real: torch.Tensor, rate: float = 0.02, summary=None) -> torch.Tensor:
@@ -607,7 +654,7 @@ def _log_record(
     since: tuple[int, float],
 ) -> dict:
     """One ``log.jsonl`` line; the speed counts ``images`` per step since ``since`` = ``(step, time)``."""
-    loss_g, loss_fake, loss_real, loss_lm, loss_spec, loss_div, loss_bands = losses
+    loss_g, loss_fake, loss_real, loss_lm, loss_spec, loss_div, loss_bands, loss_pg, loss_pd = losses
     return {
         "step": step,
         "res": f"{size[0]}x{size[1]}",
@@ -618,6 +665,8 @@ def _log_record(
         "spectral": round(float(loss_spec.detach()), 4),
         "diversity": round(float(loss_div.detach()), 4),
         "bands": round(float(loss_bands.detach()), 4),
+        "patch_g": round(float(loss_pg.detach()), 4),
+        "patch_d": round(float(loss_pd.detach()), 4),
         "min": round(minutes, 2),
         "img_per_s": round(images * (step - since[0]) / (time.time() - since[1]), 1),
     }
@@ -689,6 +738,7 @@ def train(args: argparse.Namespace) -> int:
             real_bands=real_bands,
             per_class=args.diversity_per_class,
             balance_fake=args.balance_fake,
+            patch=args.patch_d,
         )
         if step >= args.d_warmup:
             _update_ema(m, args.ema, step, warm)

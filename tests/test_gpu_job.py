@@ -100,8 +100,11 @@ def test_gpu_job_writes_small_resumable_files(tmp_path):
     assert "resumed at step" not in (tmp_path / "d/work/landscape/stdout.log").read_text()
 
     # nothing to resume, but a v2 generator in INIT (default: SHIPPED): it starts from that, D afresh
-    r = run_job(data, tmp_path / "e", SEGMENTERS="0", SHIPPED=str(shipped), D_WARMUP="1")
+    patch = "--patch-d 0.5 --patch-d-channels 4,8"  # and a second, patch discriminator: it travels back too
+    r = run_job(data, tmp_path / "e", SEGMENTERS="0", SHIPPED=str(shipped), D_WARMUP="1", LANDSCAPE_ARGS=patch)
     assert r.returncode == 0, r.stdout + r.stderr
+    assert (tmp_path / "e/out/landscape/resume-P.safetensors").is_file()
+    assert not (tmp_path / "e/out/facades/resume-P.safetensors").exists()
     assert f"starting from the generator {shipped}/landscape.safetensors" in r.stdout
     assert "facades: nothing to resume; training from scratch" in r.stdout  # no facades file in SHIPPED
     info = json.loads(safe_open(str(tmp_path / "e/out/landscape/landscape.safetensors"), "pt").metadata()["info"])

@@ -8,7 +8,7 @@ import torch
 
 import synth
 from synth.data import augment
-from synth.discriminator import SegDiscriminator
+from synth.discriminator import PatchDiscriminator, SegDiscriminator
 from synth.generators.embedded import DaubConfig, DaubGenerator, EmbeddedGenerator, load_weights, save_weights
 from synth.labels import one_hot as palette_one_hot
 from synth.losses import (
@@ -21,6 +21,9 @@ from synth.losses import (
     diversity_loss,
     labelmix_loss,
     labelmix_mask,
+    patch_d_loss,
+    patch_g_loss,
+    patch_weights,
     pooled_power,
     spectral_loss,
 )
@@ -129,6 +132,37 @@ def test_discriminator_segments_into_n_plus_one_classes():
     d = SegDiscriminator(8, channels=(8, 16, 16))
     out = d(torch.zeros(2, 3, 48, 64))
     assert out.shape == (2, 9, 48, 64)
+
+
+def test_patch_discriminator_judges_patches_given_the_map():
+    d = PatchDiscriminator(4, channels=(8, 16, 16))
+    x, ids = torch.randn(2, 3, 48, 64), torch.randint(0, 4, (2, 48, 64))
+    out = d(x, onehot(ids, 4))
+    assert out.shape == (2, 1, 6, 8)  # one verdict per 8x8 step
+    assert not torch.allclose(out, d(x, onehot((ids + 1) % 4, 4)))  # the verdict depends on the map
+    for bad in (onehot(ids.clamp(max=2), 3), onehot(ids[:, :24], 4), onehot(ids[:1], 4)):
+        with pytest.raises(ValueError, match="seg: the patch discriminator needs a \\[B, 4, H, W\\] map"):
+            d(x, bad)
+
+
+def test_patch_losses_are_hinge_and_count_a_rare_class_patch_as_much_as_a_common_one():
+    ids = torch.zeros(1, 16, 16, dtype=torch.long)
+    ids[0, :8, :8] = 1  # class 1: one 8x8 patch of four; class 0 the other three
+    seg = onehot(ids, 2)
+    like = torch.zeros(1, 1, 2, 2)
+    w = patch_weights(seg, 2, like)
+    assert w.shape == like.shape
+    assert float(w[0, 0, 0, 0]) == pytest.approx(3 * float(w[0, 0, 1, 1]))  # the rare patch weighs 3x each other one
+    sure = torch.ones_like(like)
+    assert patch_d_loss(sure, -sure, w) == 0  # right by the margin: nothing to pay
+    assert float(patch_d_loss(-sure, sure, w)) == pytest.approx(4 * float(w.mean()))
+    fooled_rare = -sure.clone()
+    fooled_rare[0, 0, 0, 0] = 1.0  # only the rare class's fake patch taken for real
+    fooled_common = -sure.clone()
+    fooled_common[0, 0, 1, :] = 1.0
+    fooled_common[0, 0, 0, 1] = 1.0  # all three common-class fake patches taken for real
+    assert float(patch_d_loss(sure, fooled_rare, w)) == pytest.approx(float(patch_d_loss(sure, fooled_common, w)))
+    assert float(patch_g_loss(fooled_rare, w)) < float(patch_g_loss(-sure, w))  # fooling D lowers G's loss
 
 
 def test_class_weights_balance_classes_and_ignore_dontcare():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -339,6 +340,63 @@ def test_d_warmup_step_trains_the_discriminator_alone():
         d_moved = any(not torch.equal(a, b) for a, b in zip(d0, m.D.parameters()))
         assert d_moved and g_moved == train_g
         assert torch.isfinite(losses[0]) and losses[0] > 0  # the generator's loss is still measured
+
+
+def test_patch_d_step_trains_the_patch_discriminator_and_reaches_the_generator():
+    """--patch-d: the patch discriminator moves every step (warm-up included), and its loss, weighted, moves the
+    generator differently from a run without it; without --patch-d there is none."""
+    from synth.train import _build_models, _train_step
+
+    m0, real, seg, z, n, gen = _tiny_models()
+    assert m0.P is None and "P" not in m0.state()
+    amp = dict(device_type="cpu", dtype=torch.bfloat16, enabled=False)
+    moved = {}
+    for weight in (0.0, 1.0):
+        m, real, seg, z, n, gen = _tiny_models()
+        args = argparse.Namespace(
+            d_channels="8,16,16,16,16", lr_g=1e-4, lr_d=4e-4, patch_d=1.0, patch_d_channels="8,16"
+        )
+        torch.manual_seed(0)
+        mp = _build_models(m.G.config, n, args, torch.device("cpu"))
+        assert set(mp.state()) >= {"P", "opt_p"}
+        for train_g in (False, True):
+            p0 = [p.detach().clone() for p in mp.P.parameters()]
+            losses = _train_step(mp, real, seg, z, n, 10.0, amp, gen, train_g=train_g, patch=weight)
+            assert any(not torch.equal(a, b) for a, b in zip(p0, mp.P.parameters()))
+            assert losses[8] > 0  # the patch discriminator's hinge loss
+        assert (losses[7] != 0) == (weight > 0)  # the generator's patch term only when weighted
+        moved[weight] = [p.detach().clone() for p in mp.G.parameters()]
+    assert any(not torch.allclose(a, b) for a, b in zip(moved[0.0], moved[1.0]))
+
+
+def test_train_with_patch_d_saves_and_resumes_it(tiny_dataset, tmp_path):
+    """--patch-d writes resume-P beside resume-D; a resume from ckpt.pt or from the fp16 files continues it, and
+    a run that adds --patch-d on resume starts it afresh."""
+    from synth.tagged import read_tagged
+
+    out = tmp_path / "run"
+    common = ["--dataset", str(tiny_dataset), "--palette", "facades", "--out", str(out), "--size", "64x64"]
+    common += ["--lowres-steps", "0", "--batch-full", "2", "--threads", "1", "--d-channels", "8,16,16,16,16"]
+    common += ["--z-dim", "8", "--head", "8", "--patch-d-channels", "8,16", "--ckpt-every", "1"]
+    assert _train(common + ["--steps", "2"]).returncode == 0
+    assert not (out / "resume-P.safetensors").exists()  # off by default
+    r = _train(common + ["--steps", "3", "--resume", "--patch-d", "0.5"])
+    assert r.returncode == 0, r.stderr
+    assert json.loads((out / "log.jsonl").read_text().splitlines()[-1])["patch_d"] > 0
+    saved = read_tagged(out / "resume-P.safetensors", "daub-resume-v1", "x")
+    assert json.loads(saved[0]["step"]) == 3
+    for name in ("ckpt.pt", "resume-G.safetensors"):
+        (out / name).unlink()
+    r = _train(common + ["--steps", "3", "--resume", "--patch-d", "0.5"])  # no step to take: loads, saves again
+    assert r.returncode == 0 and "fp16 resume files" in r.stdout, r.stderr
+    again = read_tagged(out / "resume-P.safetensors", "daub-resume-v1", "x")[1]
+    assert all(torch.equal(saved[1][k], again[k]) for k in saved[1])  # the run's own, not a fresh one
+    (out / "ckpt.pt").unlink()
+    r = _train(common + ["--steps", "4", "--resume", "--patch-d", "0.5"])
+    assert r.returncode == 0 and "fp16 resume files" in r.stdout, r.stderr
+    log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert log[-1]["step"] == 4 and log[-1]["patch_d"] > 0
+    assert json.loads(read_tagged(out / "resume-P.safetensors", "daub-resume-v1", "x")[0]["step"]) == 4
 
 
 def test_balance_fake_step_weighs_the_fake_term_by_class():
