@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
@@ -306,15 +305,16 @@ def test_segmenter_refuses_foreign_weights(tmp_path):
         load_segmenter("facades", weights=tmp_path / "missing.safetensors")
 
 
-def _tiny_models():
-    """Tiny v2 models for facades (12 classes) as ``daub train`` builds them, and a batch of 2 at 64x64."""
+def _tiny_models(*flags: str):
+    """Tiny v2 models for facades (12 classes) as ``daub train`` builds them (with ``flags``), and a batch of 2
+    at 64x64."""
     from palettes import load as load_palette
     from synth.labels import one_hot
     from synth.train import _build_models, _config, _Paths, build_parser, noise_map
 
     args = build_parser().parse_args(
         ["--dataset", "x", "--palette", "facades", "--out", "x", "--z-dim", "8", "--head", "8"]
-        + ["--d-channels", "8,16,16,16,16"]
+        + ["--d-channels", "8,16,16,16,16", *flags]
     )
     pal = load_palette("facades")
     torch.manual_seed(0)
@@ -345,19 +345,14 @@ def test_d_warmup_step_trains_the_discriminator_alone():
 def test_patch_d_step_trains_the_patch_discriminator_and_reaches_the_generator():
     """--patch-d: the patch discriminator moves every step (warm-up included), and its loss, weighted, moves the
     generator differently from a run without it; without --patch-d there is none."""
-    from synth.train import _build_models, _train_step
+    from synth.train import _train_step
 
-    m0, real, seg, z, n, gen = _tiny_models()
+    m0, *_ = _tiny_models()
     assert m0.P is None and "P" not in m0.state()
     amp = dict(device_type="cpu", dtype=torch.bfloat16, enabled=False)
     moved = {}
     for weight in (0.0, 1.0):
-        m, real, seg, z, n, gen = _tiny_models()
-        args = argparse.Namespace(
-            d_channels="8,16,16,16,16", lr_g=1e-4, lr_d=4e-4, patch_d=1.0, patch_d_channels="8,16"
-        )
-        torch.manual_seed(0)
-        mp = _build_models(m.G.config, n, args, torch.device("cpu"))
+        mp, real, seg, z, n, gen = _tiny_models("--patch-d", "1", "--patch-d-channels", "8,16")
         assert set(mp.state()) >= {"P", "opt_p"}
         for train_g in (False, True):
             p0 = [p.detach().clone() for p in mp.P.parameters()]
@@ -385,6 +380,10 @@ def test_train_with_patch_d_saves_and_resumes_it(tiny_dataset, tmp_path):
     assert json.loads((out / "log.jsonl").read_text().splitlines()[-1])["patch_d"] > 0
     saved = read_tagged(out / "resume-P.safetensors", "daub-resume-v1", "x")
     assert json.loads(saved[0]["step"]) == 3
+    r = _train(common + ["--steps", "3", "--resume", "--patch-d", "0.5"])  # from ckpt.pt: no step, loads, saves
+    assert r.returncode == 0 and "(ckpt.pt)" in r.stdout, r.stderr
+    again = read_tagged(out / "resume-P.safetensors", "daub-resume-v1", "x")[1]
+    assert all(torch.equal(saved[1][k], again[k]) for k in saved[1])  # ckpt.pt's patch discriminator
     for name in ("ckpt.pt", "resume-G.safetensors"):
         (out / name).unlink()
     r = _train(common + ["--steps", "3", "--resume", "--patch-d", "0.5"])  # no step to take: loads, saves again
