@@ -509,3 +509,32 @@ def test_repeat_factors_draw_rare_classes_more_often():
     white = [float((_batch(photos, labels, load_palette("landscape"), (16, 16), 400, gen, w)[0] > 0).float().mean())]
     white += [float((_batch(photos, labels, load_palette("landscape"), (16, 16), 400, gen)[0] > 0).float().mean())]
     assert white[0] == pytest.approx(float(w[1] / w.sum()), abs=0.05) and white[1] == pytest.approx(1 / 10, abs=0.05)
+
+
+def test_texture_step_reaches_the_generator():
+    """--texture: the generator pays the weighted nearest-region texture loss (logged), which changes its
+    update; with weight 0 the term is not computed."""
+    from synth.texture import RandomTextureFeatures, TextureBank
+    from synth.train import _train_step
+
+    amp = dict(device_type="cpu", dtype=torch.bfloat16, enabled=False)
+    moved = {}
+    for weight in (0.0, 1.0):
+        m, real, seg, z, n, gen = _tiny_models()
+        bank = TextureBank.build(RandomTextureFeatures(channels=(8, 16)), real, seg.argmax(1), n, min_cells=4)
+        losses = _train_step(m, real, seg, z, n, 10.0, amp, gen, texture=weight, bank=bank)
+        assert (losses[9] > 0) == (weight > 0)
+        moved[weight] = [p.detach().clone() for p in m.G.parameters()]
+    assert any(not torch.allclose(a, b) for a, b in zip(moved[0.0], moved[1.0]))
+
+
+def test_train_with_texture_builds_the_bank_and_logs_the_loss(tiny_dataset, tmp_path):
+    out = tmp_path / "run"
+    args = ["--dataset", str(tiny_dataset), "--palette", "facades", "--out", str(out), "--size", "64x64"]
+    args += ["--lowres-steps", "0", "--batch-full", "2", "--threads", "1", "--d-channels", "8,16,16,16,16"]
+    r = _train(args + ["--z-dim", "8", "--head", "8", "--steps", "2", "--texture", "0.5"])
+    assert r.returncode == 0, r.stderr
+    assert "texture bank:" in r.stdout
+    assert all(json.loads(line)["texture"] > 0 for line in (out / "log.jsonl").read_text().splitlines())
+    r = _train(args + ["--steps", "2", "--texture", "-1"])
+    assert r.returncode == 2 and "--texture" in r.stderr
