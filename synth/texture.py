@@ -150,3 +150,39 @@ def texture_loss(
         if k in bank.covs
     ]
     return torch.stack(terms).mean() if terms else fake.new_zeros((), dtype=torch.float32)
+
+
+def paired_distances(
+    fake: torch.Tensor,
+    real: torch.Tensor,
+    onehot: torch.Tensor,
+    num_classes: int,
+    bank: TextureBank,
+    min_cells: int = 16,
+) -> torch.Tensor:
+    """Per image ``[B]``: the mean over its class regions of the distance between ``fake``'s covariances and
+    those of ``real``, the photo of the same map (in the bank's units, as :meth:`TextureBank.distances`); 0
+    for an image without a region of ``min_cells``.
+
+    The distance of conditional IMLE (Li et al., "Diverse Image Synthesis from Semantic Layouts via
+    Conditional IMLE", ICCV 2019; ``daub train --imle K``): of K draws for a map, the one nearest to its photo
+    is pulled towards it, so each photo's texture must be reachable by *some* seed and no average is learnt.
+    """
+    if fake.shape != real.shape or onehot.shape[0] != fake.shape[0] or onehot.shape[-2:] != fake.shape[-2:]:
+        raise ValueError(
+            f"paired_distances: fake {tuple(fake.shape)}, real {tuple(real.shape)} and onehot "
+            f"{tuple(onehot.shape)} must show the same maps at the same size"
+        )
+    ids = onehot.argmax(1)
+    feats_fake = bank.net(fake)
+    with torch.no_grad():
+        feats_real = bank.net(real.to(fake.dtype))
+    per_image: list[list[torch.Tensor]] = [[] for _ in range(len(fake))]
+    pairs = zip(
+        region_covariances(feats_fake, ids, num_classes, min_cells),
+        region_covariances(feats_real, ids, num_classes, min_cells),
+    )
+    for (b, _, covs_fake), (_, _, covs_real) in pairs:  # the same regions: one map
+        per_image[b].append(sum((f - r).abs().mean() / s for f, r, s in zip(covs_fake, covs_real, bank.scale)))
+    zero = fake.new_zeros((), dtype=torch.float32)
+    return torch.stack([torch.stack(d).mean() if d else zero for d in per_image])

@@ -52,7 +52,7 @@ from synth.losses import (
     spectral_loss,
 )
 from synth.tagged import load_tensors, read_tagged, write_tagged
-from synth.texture import RandomTextureFeatures, TextureBank, texture_loss
+from synth.texture import RandomTextureFeatures, TextureBank, paired_distances, texture_loss
 
 RESUME_FORMAT = "daub-resume-v1"
 
@@ -144,6 +144,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="W",
         help="add W times the texture loss: each generated class region's random-filter feature covariances "
         "against the nearest real region's of that class (synth.texture; 0 = off)",
+    )
+    p.add_argument(
+        "--imle",
+        type=_at_least_one,
+        default=0,
+        metavar="K",
+        help="with --texture: draw K noise samples per map, train on the one whose textures are nearest to its "
+        "photo's and pull that one towards the photo (conditional IMLE) instead of towards the nearest bank "
+        "region (off by default)",
     )
     p.add_argument(
         "--patch-d-channels", default="64,128,256", help="patch discriminator widths per level (with --patch-d)"
@@ -584,6 +593,7 @@ def _train_step(
     patch: float = 0.0,
     texture: float = 0.0,
     bank: TextureBank | None = None,
+    candidates: list[tuple[torch.Tensor, list[torch.Tensor]]] | None = None,
 ) -> tuple[torch.Tensor, ...]:
     """One generator then one discriminator update; losses ``(g, d_fake, d_real, labelmix, spectral, diversity,
     bands, patch_g, patch_d, texture)``.
@@ -602,7 +612,9 @@ def _train_step(
     label-conditioned patch discriminator is updated too, and the generator pays ``patch`` times its hinge loss
     (:func:`synth.losses.patch_g_loss`, patches class-balanced). With ``texture`` > 0 it pays that weight
     times :func:`synth.texture.texture_loss` against ``bank`` (each region's texture against the nearest real
-    region of its class).
+    region of its class); with ``candidates`` (``--imle``: ``(z, pixel noise)`` draws), the generator is
+    trained on each map's draw nearest to its photo (:func:`synth.texture.paired_distances`) and pays
+    ``texture`` times that distance instead.
     """
     loss_pg = loss_pd = loss_tex = torch.zeros(())
     # generator: every pixel of the fake should be segmented as its own class (class-balanced)
@@ -615,8 +627,11 @@ def _train_step(
             loss_g = d_real_loss(m.D(fake), seg, num_classes)
         loss_spec = loss_div = loss_bands = torch.zeros(())
     else:
+        noise = None
+        if candidates and texture and bank is not None:
+            z, noise = _nearest_draw(m.G, real, seg, num_classes, bank, candidates, amp)
         with torch.autocast(**amp):
-            fake = m.G(seg, z)
+            fake = m.G(seg, z, noise)
             loss_g = d_real_loss(m.D(fake), seg, num_classes)
             loss_div = (
                 diversity_loss(fake, m.G(seg, z2), pool=diversity_pool, seg=seg[:, :num_classes] if per_class else None)
@@ -627,7 +642,11 @@ def _train_step(
                 p_fake = m.P(fake, seg)
                 loss_pg = patch_g_loss(p_fake, patch_weights(seg, num_classes, p_fake))
             if texture and bank is not None:
-                loss_tex = texture_loss(fake, seg, num_classes, bank)
+                loss_tex = (
+                    paired_distances(fake, real, seg, num_classes, bank).mean()
+                    if candidates
+                    else texture_loss(fake, seg, num_classes, bank)
+                )
         loss_spec = spectral_loss(fake, real_power, axis=spectral_axis) if spectral else torch.zeros(())
         loss_bands = band_loss(fake, real_bands) if bands else torch.zeros(())
         m.opt_g.zero_grad(set_to_none=True)
@@ -657,6 +676,28 @@ def _train_step(
         loss_pd.backward()
         m.opt_p.step()
     return loss_g, loss_fake, loss_real, loss_lm, loss_spec, loss_div, loss_bands, loss_pg, loss_pd, loss_tex
+
+
+def _nearest_draw(
+    G: DaubGenerator,
+    real: torch.Tensor,
+    seg: torch.Tensor,
+    num_classes: int,
+    bank: TextureBank,
+    candidates: list[tuple[torch.Tensor, list[torch.Tensor]]],
+    amp: dict,
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Per image, the ``(z, pixel noise)`` of ``candidates`` whose render is nearest to its photo
+    (:func:`synth.texture.paired_distances`; conditional IMLE's search, without gradients)."""
+    with torch.no_grad(), torch.autocast(**amp):
+        dist = torch.stack([paired_distances(G(seg, z, n), real, seg, num_classes, bank) for z, n in candidates])
+    best = dist.argmin(0).to(candidates[0][0].device)  # [B]
+    pick = torch.arange(len(best), device=best.device)
+    z = torch.stack([z for z, _ in candidates])[best, pick]
+    noise = [
+        torch.stack([n[i] for _, n in candidates]).to(best.device)[best, pick] for i in range(len(candidates[0][1]))
+    ]
+    return z, noise
 
 
 def _running_power(mean: torch.Tensor | None, real: torch.Tensor, rate: float = 0.02, summary=None) -> torch.Tensor:
@@ -728,6 +769,8 @@ def train(args: argparse.Namespace) -> int:
         for g in (m.G, m.G_ema):
             g.load_state_dict(init.state_dict())
         print(f"generator from {args.init_weights}; discriminator afresh")
+    if args.imle and not args.texture:
+        raise ValueError("--imle: conditional IMLE pulls by the texture loss; give --texture W too")
     bank = _texture_bank(photos, labels, palette, size, dev) if args.texture else None
     (paths.out / "samples").mkdir(parents=True, exist_ok=True)  # only once the inputs (and resume files) check out
     gen = torch.Generator().manual_seed(args.seed + step)
@@ -749,6 +792,10 @@ def train(args: argparse.Namespace) -> int:
         if args.spectral_bands:
             real_bands = _running_power(real_bands, real, summary=band_power)
         z2 = noise_map(seg, cfg.z_dim, args.region_noise, gen) if args.diversity else None
+        draws = [
+            (noise_map(seg, cfg.z_dim, args.region_noise, gen), m.G.make_noise(len(seg), *seg.shape[-2:], gen))
+            for _ in range(args.imle if full and step >= args.d_warmup else 0)
+        ]
         losses = _train_step(
             m,
             real,
@@ -772,6 +819,7 @@ def train(args: argparse.Namespace) -> int:
             patch=args.patch_d,
             texture=args.texture if full else 0.0,  # the bank is of full-size photos
             bank=bank,
+            candidates=draws,
         )
         if step >= args.d_warmup:
             _update_ema(m, args.ema, step, warm)

@@ -95,3 +95,18 @@ def test_texture_loss_ignores_classes_the_bank_lacks_and_rejects_a_foreign_map()
     assert float(texture_loss(photos[:1], _onehot(only_1), 2, bank, min_cells=4)) == 0.0
     with pytest.raises(ValueError, match="onehot"):
         texture_loss(photos[:1], _onehot(ids[:, :32]), 2, bank)
+
+
+def test_paired_distances_compare_each_render_with_its_own_photo():
+    from synth.texture import paired_distances
+
+    photos, ids = _photos()
+    bank = TextureBank.build(_net(), photos, ids, 2, min_cells=4)
+    d = paired_distances(photos, photos, _onehot(ids), 2, bank, min_cells=4)
+    assert d.shape == (2,) and float(d.abs().max()) < 1e-6  # each photo against itself
+    swapped = paired_distances(photos.flip(0), photos, _onehot(ids), 2, bank, min_cells=4)
+    assert float(swapped.min()) > 0.1  # flat against textured and back
+    none = torch.full((2, 64, 64), 2)  # all don't-care: no region, distance 0
+    assert float(paired_distances(photos, photos.flip(0), _onehot(none), 2, bank, 4).abs().max()) == 0.0
+    with pytest.raises(ValueError, match="same maps"):
+        paired_distances(photos[:1], photos, _onehot(ids), 2, bank)

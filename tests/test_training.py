@@ -538,3 +538,33 @@ def test_train_with_texture_builds_the_bank_and_logs_the_loss(tiny_dataset, tmp_
     assert all(json.loads(line)["texture"] > 0 for line in (out / "log.jsonl").read_text().splitlines())
     r = _train(args + ["--steps", "2", "--texture", "-1"])
     assert r.returncode == 2 and "--texture" in r.stderr
+    r = _train(args + ["--z-dim", "8", "--head", "8", "--steps", "3", "--resume", "--texture", "0.5", "--imle", "2"])
+    assert r.returncode == 0, r.stderr
+    assert json.loads((out / "log.jsonl").read_text().splitlines()[-1])["texture"] > 0
+    r = _train(args + ["--steps", "4", "--resume", "--imle", "2"])
+    assert r.returncode != 0 and "--imle" in r.stderr and "--texture" in r.stderr
+
+
+def test_imle_step_trains_on_the_draw_nearest_to_the_photo():
+    """--imle: of the candidate draws, the generator is trained on each map's nearest to its photo, and pays the
+    paired texture distance of that draw."""
+    from synth.texture import RandomTextureFeatures, TextureBank, paired_distances
+    from synth.train import _nearest_draw, _train_step, noise_map
+
+    amp = dict(device_type="cpu", dtype=torch.bfloat16, enabled=False)
+    m, real, seg, z, n, gen = _tiny_models()
+    bank = TextureBank.build(RandomTextureFeatures(channels=(8, 16)), real, seg.argmax(1), n, min_cells=4)
+    draws = [(noise_map(seg, 8, 0.0, gen), m.G.make_noise(2, 64, 64, gen)) for _ in range(3)]
+    with torch.no_grad():
+        dist = torch.stack([paired_distances(m.G(seg, zk, nk), real, seg, n, bank) for zk, nk in draws])
+    z_best, noise_best = _nearest_draw(m.G, real, seg, n, bank, draws, amp)
+    with torch.no_grad():
+        renders = [m.G(seg, zk, nk) for zk, nk in draws]  # before the step moves the generator
+    for b, k in enumerate(dist.argmin(0).tolist()):
+        assert torch.equal(z_best[b], draws[k][0][b])
+        assert all(torch.equal(nb[b], nk[b]) for nb, nk in zip(noise_best, draws[k][1]))
+    losses = _train_step(m, real, seg, z, n, 10.0, amp, gen, texture=1.0, bank=bank, candidates=draws)
+    # the term paid is the nearest draw's distance (min_cells 16 in the step: fewer regions than above)
+    with torch.no_grad():
+        nearest = torch.stack([paired_distances(m_g, real, seg, n, bank) for m_g in renders]).min(0).values
+    assert float(losses[9].detach()) == pytest.approx(float(nearest.mean()), rel=1e-4)
