@@ -750,6 +750,8 @@ def train(args: argparse.Namespace) -> int:
     torch.manual_seed(args.seed)
     if args.init_weights and args.resume:
         raise ValueError("--init-weights starts a new run; --resume continues one: give one of them")
+    if args.imle and not args.texture:
+        raise ValueError("--imle: conditional IMLE pulls by the texture loss; give --texture W too")
     dev = pick_train_device(args.device)
     torch.backends.cudnn.benchmark = True  # two input sizes per run: autotune the convolutions once
     palette = load_palette(args.palette)
@@ -769,8 +771,6 @@ def train(args: argparse.Namespace) -> int:
         for g in (m.G, m.G_ema):
             g.load_state_dict(init.state_dict())
         print(f"generator from {args.init_weights}; discriminator afresh")
-    if args.imle and not args.texture:
-        raise ValueError("--imle: conditional IMLE pulls by the texture loss; give --texture W too")
     bank = _texture_bank(photos, labels, palette, size, dev) if args.texture else None
     (paths.out / "samples").mkdir(parents=True, exist_ok=True)  # only once the inputs (and resume files) check out
     gen = torch.Generator().manual_seed(args.seed + step)
