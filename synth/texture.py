@@ -159,10 +159,14 @@ def paired_distances(
     num_classes: int,
     bank: TextureBank,
     min_cells: int = 16,
+    colour: float = 0.0,
 ) -> torch.Tensor:
     """Per image ``[B]``: the mean over its class regions of the distance between ``fake``'s covariances and
     those of ``real``, the photo of the same map (in the bank's units, as :meth:`TextureBank.distances`); 0
-    for an image without a region of ``min_cells``.
+    for an image without a region of ``min_cells``. With ``colour`` > 0 each region's distance adds that
+    weight times the mean |difference| of the two regions' mean colours (RGB in [-1, 1]): the covariances
+    are centred and see the colour only through the filters' ReLUs, so without it the photo's colour (a brown,
+    a snowy or a blue-grey mountain) is hardly asked for.
 
     The distance of conditional IMLE (Li et al., "Diverse Image Synthesis from Semantic Layouts via
     Conditional IMLE", ICCV 2019; ``daub train --imle K``): of K draws for a map, the one nearest to its photo
@@ -182,7 +186,11 @@ def paired_distances(
         region_covariances(feats_fake, ids, num_classes, min_cells),
         region_covariances(feats_real, ids, num_classes, min_cells),
     )
-    for (b, _, covs_fake), (_, _, covs_real) in pairs:  # the same regions: one map
-        per_image[b].append(sum((f - r).abs().mean() / s for f, r, s in zip(covs_fake, covs_real, bank.scale)))
+    for (b, k, covs_fake), (_, _, covs_real) in pairs:  # the same regions: one map
+        d = sum((f - r).abs().mean() / s for f, r, s in zip(covs_fake, covs_real, bank.scale))
+        if colour:
+            m = ids[b] == k
+            d = d + colour * (fake[b][:, m].float().mean(1) - real[b][:, m].float().mean(1)).abs().mean()
+        per_image[b].append(d)
     zero = fake.new_zeros((), dtype=torch.float32)
     return torch.stack([torch.stack(d).mean() if d else zero for d in per_image])

@@ -155,6 +155,14 @@ def build_parser() -> argparse.ArgumentParser:
         "region (off by default)",
     )
     p.add_argument(
+        "--imle-colour",
+        type=float,
+        default=0.0,
+        metavar="W",
+        help="with --imle: the distance to the photo also counts W times each region's mean-colour gap, so the "
+        "seeds must reach the photos' colours too (0 = textures only)",
+    )
+    p.add_argument(
         "--patch-d-channels", default="64,128,256", help="patch discriminator widths per level (with --patch-d)"
     )
     p.add_argument("--region-noise", type=float, default=0.3, help="share of images with one noise code per class")
@@ -594,6 +602,7 @@ def _train_step(
     texture: float = 0.0,
     bank: TextureBank | None = None,
     candidates: list[tuple[torch.Tensor, list[torch.Tensor]]] | None = None,
+    colour: float = 0.0,
 ) -> tuple[torch.Tensor, ...]:
     """One generator then one discriminator update; losses ``(g, d_fake, d_real, labelmix, spectral, diversity,
     bands, patch_g, patch_d, texture)``.
@@ -614,7 +623,7 @@ def _train_step(
     times :func:`synth.texture.texture_loss` against ``bank`` (each region's texture against the nearest real
     region of its class); with ``candidates`` (``--imle``: ``(z, pixel noise)`` draws), the generator is
     trained on each map's draw nearest to its photo (:func:`synth.texture.paired_distances`) and pays
-    ``texture`` times that distance instead.
+    ``texture`` times that distance instead (its regions' mean colours weighted ``colour``).
     """
     loss_pg = loss_pd = loss_tex = torch.zeros(())
     # generator: every pixel of the fake should be segmented as its own class (class-balanced)
@@ -629,7 +638,7 @@ def _train_step(
     else:
         noise = None
         if candidates and texture and bank is not None:
-            z, noise = _nearest_draw(m.G, real, seg, num_classes, bank, candidates, amp)
+            z, noise = _nearest_draw(m.G, real, seg, num_classes, bank, candidates, amp, colour)
         with torch.autocast(**amp):
             fake = m.G(seg, z, noise)
             loss_g = d_real_loss(m.D(fake), seg, num_classes)
@@ -643,7 +652,7 @@ def _train_step(
                 loss_pg = patch_g_loss(p_fake, patch_weights(seg, num_classes, p_fake))
             if texture and bank is not None:
                 loss_tex = (
-                    paired_distances(fake, real, seg, num_classes, bank).mean()
+                    paired_distances(fake, real, seg, num_classes, bank, colour=colour).mean()
                     if candidates
                     else texture_loss(fake, seg, num_classes, bank)
                 )
@@ -686,11 +695,14 @@ def _nearest_draw(
     bank: TextureBank,
     candidates: list[tuple[torch.Tensor, list[torch.Tensor]]],
     amp: dict,
+    colour: float = 0.0,
 ) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """Per image, the ``(z, pixel noise)`` of ``candidates`` whose render is nearest to its photo
     (:func:`synth.texture.paired_distances`; conditional IMLE's search, without gradients)."""
     with torch.no_grad(), torch.autocast(**amp):
-        dist = torch.stack([paired_distances(G(seg, z, n), real, seg, num_classes, bank) for z, n in candidates])
+        dist = torch.stack(
+            [paired_distances(G(seg, z, n), real, seg, num_classes, bank, colour=colour) for z, n in candidates]
+        )
     best = dist.argmin(0).to(candidates[0][0].device)  # [B]
     pick = torch.arange(len(best), device=best.device)
     z = torch.stack([z for z, _ in candidates])[best, pick]
@@ -752,6 +764,10 @@ def train(args: argparse.Namespace) -> int:
         raise ValueError("--init-weights starts a new run; --resume continues one: give one of them")
     if args.imle and not args.texture:
         raise ValueError("--imle: conditional IMLE pulls by the texture loss; give --texture W too")
+    if args.imle_colour and not args.imle:
+        raise ValueError("--imle-colour: weighs a term of conditional IMLE's distance; give --imle K too")
+    if args.imle_colour < 0:
+        raise ValueError(f"--imle-colour: must be >= 0, got {args.imle_colour}")
     dev = pick_train_device(args.device)
     torch.backends.cudnn.benchmark = True  # two input sizes per run: autotune the convolutions once
     palette = load_palette(args.palette)
@@ -820,6 +836,7 @@ def train(args: argparse.Namespace) -> int:
             texture=args.texture if full else 0.0,  # the bank is of full-size photos
             bank=bank,
             candidates=draws,
+            colour=args.imle_colour,
         )
         if step >= args.d_warmup:
             _update_ema(m, args.ema, step, warm)

@@ -110,3 +110,18 @@ def test_paired_distances_compare_each_render_with_its_own_photo():
     assert float(paired_distances(photos, photos.flip(0), _onehot(none), 2, bank, 4).abs().max()) == 0.0
     with pytest.raises(ValueError, match="same maps"):
         paired_distances(photos[:1], photos, _onehot(ids), 2, bank)
+
+
+def test_paired_distances_count_the_regions_colours_only_when_asked():
+    """``colour`` adds its weight times each region's mean-colour gap (0.4 / 3 here) to the distance."""
+    from synth.texture import paired_distances
+
+    photos, ids = _photos()
+    bank = TextureBank.build(_net(), photos, ids, 2, min_cells=4)
+    tinted = photos.clone()
+    tinted[:, 0] += 0.4  # redder by 0.4 of 2 in R; G, B alike: a mean gap of 0.4 / 3 per region
+    plain = paired_distances(tinted, photos, _onehot(ids), 2, bank, min_cells=4)
+    coloured = paired_distances(tinted, photos, _onehot(ids), 2, bank, min_cells=4, colour=3.0)
+    assert (coloured - plain).tolist() == pytest.approx([0.4, 0.4], abs=1e-4)
+    same = paired_distances(photos, photos, _onehot(ids), 2, bank, min_cells=4, colour=3.0)
+    assert float(same.abs().max()) < 1e-6

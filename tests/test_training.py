@@ -543,6 +543,14 @@ def test_train_with_texture_builds_the_bank_and_logs_the_loss(tiny_dataset, tmp_
     assert json.loads((out / "log.jsonl").read_text().splitlines()[-1])["texture"] > 0
     r = _train(args + ["--steps", "4", "--resume", "--imle", "2"])
     assert r.returncode != 0 and "--imle" in r.stderr and "--texture" in r.stderr
+    r = _train(args + ["--steps", "4", "--resume", "--texture", "0.5", "--imle-colour", "2"])
+    assert r.returncode != 0 and "--imle-colour" in r.stderr and "--imle K" in r.stderr
+    r = _train(args + ["--steps", "4", "--resume", "--texture", "0.5", "--imle", "2", "--imle-colour", "-1"])
+    assert r.returncode != 0 and "--imle-colour" in r.stderr and ">= 0" in r.stderr
+    logged = len((out / "log.jsonl").read_text().splitlines())
+    r = _train(args + ["--steps", "4", "--resume", "--texture", "0.5", "--imle", "2", "--imle-colour", "2"])
+    assert r.returncode == 0, r.stderr
+    assert len((out / "log.jsonl").read_text().splitlines()) == logged + 1  # the refused runs took no step
 
 
 def test_imle_step_trains_on_the_draw_nearest_to_the_photo():
@@ -568,3 +576,26 @@ def test_imle_step_trains_on_the_draw_nearest_to_the_photo():
     with torch.no_grad():
         nearest = torch.stack([paired_distances(m_g, real, seg, n, bank) for m_g in renders]).min(0).values
     assert float(losses[9].detach()) == pytest.approx(float(nearest.mean()), rel=1e-4)
+
+
+def test_imle_colour_changes_which_draw_is_nearest_and_what_is_paid():
+    """--imle-colour: the search and the loss use the distance with the regions' mean colours; a draw whose
+    colours are off loses to one that only differs in texture once colour counts."""
+    from synth.texture import RandomTextureFeatures, TextureBank, paired_distances
+    from synth.train import _nearest_draw, _train_step, noise_map
+
+    amp = dict(device_type="cpu", dtype=torch.bfloat16, enabled=False)
+    m, real, seg, z, n, gen = _tiny_models()
+    bank = TextureBank.build(RandomTextureFeatures(channels=(8, 16)), real, seg.argmax(1), n, min_cells=4)
+    draws = [(noise_map(seg, 8, 0.0, gen), m.G.make_noise(2, 64, 64, gen)) for _ in range(4)]
+    with torch.no_grad():
+        renders = [m.G(seg, zk, nk) for zk, nk in draws]
+        plain = torch.stack([paired_distances(r, real, seg, n, bank) for r in renders])
+        tinted = torch.stack([paired_distances(r, real, seg, n, bank, colour=50.0) for r in renders])
+    for b, k in enumerate(tinted.argmin(0).tolist()):
+        z_best, _ = _nearest_draw(m.G, real, seg, n, bank, draws, amp, colour=50.0)
+        assert torch.equal(z_best[b], draws[k][0][b])
+    losses = _train_step(m, real, seg, z, n, 10.0, amp, gen, texture=1.0, bank=bank, candidates=draws, colour=50.0)
+    # min_cells 16 in the step as in the search: the same regions as paired_distances' default
+    assert float(losses[9].detach()) == pytest.approx(float(tinted.min(0).values.mean()), rel=1e-4)
+    assert float(tinted.min(0).values.mean()) > float(plain.min(0).values.mean())
