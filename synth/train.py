@@ -8,7 +8,8 @@ U-Net *segmentation* discriminator (:mod:`synth.discriminator`: N + 1 classes pe
 cross-entropy, LabelMix) - adversarial supervision only, no reconstruction or perceptual loss. EMA of
 the generator weights. Half resolution first, then full. One code path for CPU and GPU:
 ``--device cuda`` holds the whole dataset on the GPU as uint8, augments there, and trains in bf16
-autocast with channels_last like the CPU does.
+autocast with channels_last like the CPU does. One step (the losses and their weights) is in
+:mod:`synth.train_step`; this module reads the flags, the data and the checkpoints and runs the loop.
 
 Outputs in ``--out``: ``<palette>.safetensors`` (EMA generator, fp16, what ships), ``resume-G`` and
 ``resume-D.safetensors`` (fp16, each < 16 MiB; the EMA file + ``resume-D`` are all ``--resume`` needs
@@ -37,22 +38,10 @@ from synth.discriminator import PatchDiscriminator, SegDiscriminator
 from synth.generators.base import to_pil
 from synth.generators.embedded import DaubConfig, DaubGenerator, load_weights, save_weights, seed_inputs
 from synth.labels import one_hot
-from synth.losses import (
-    band_loss,
-    band_power,
-    d_fake_loss,
-    d_real_loss,
-    diversity_loss,
-    labelmix_loss,
-    labelmix_mask,
-    patch_d_loss,
-    patch_g_loss,
-    patch_weights,
-    pooled_power,
-    spectral_loss,
-)
+from synth.losses import band_power
 from synth.tagged import load_tensors, read_tagged, write_tagged
-from synth.texture import RandomTextureFeatures, TextureBank, paired_distances, texture_loss
+from synth.texture import RandomTextureFeatures, TextureBank
+from synth.train_step import Batch, Losses, Models, Recipe, running_power, train_step, update_ema
 
 RESUME_FORMAT = "daub-resume-v1"
 
@@ -356,24 +345,6 @@ class _Paths:
         return self.out / "samples" / f"step_{step:06d}.png"
 
 
-@dataclasses.dataclass
-class _Models:
-    """The generator, its EMA copy, the discriminator(s) and their optimisers."""
-
-    G: DaubGenerator
-    G_ema: DaubGenerator
-    D: SegDiscriminator
-    opt_g: torch.optim.Optimizer
-    opt_d: torch.optim.Optimizer
-    P: PatchDiscriminator | None = None  # with --patch-d
-    opt_p: torch.optim.Optimizer | None = None
-
-    def state(self) -> dict[str, torch.nn.Module | torch.optim.Optimizer]:
-        """Everything ``ckpt.pt`` holds a state dict of, by its key there (the patch pair only with --patch-d)."""
-        core = {"G": self.G, "D": self.D, "G_ema": self.G_ema, "opt_g": self.opt_g, "opt_d": self.opt_d}
-        return core | ({"P": self.P, "opt_p": self.opt_p} if self.P is not None else {})
-
-
 class _Clock:
     """Training minutes so far, those of the runs resumed from included."""
 
@@ -440,7 +411,7 @@ def _init_generator(path: str, palette: Palette) -> DaubGenerator:
     return g
 
 
-def _build_models(cfg: DaubConfig, num_classes: int, args: argparse.Namespace, dev: torch.device) -> _Models:
+def _build_models(cfg: DaubConfig, num_classes: int, args: argparse.Namespace, dev: torch.device) -> Models:
     """Fresh models on ``dev`` (channels_last; the EMA a copy of the generator) and their Adam optimisers."""
     G, G_ema = DaubGenerator(cfg), DaubGenerator(cfg).eval()
     D = SegDiscriminator(num_classes, tuple(int(c) for c in args.d_channels.split(",")))
@@ -455,10 +426,10 @@ def _build_models(cfg: DaubConfig, num_classes: int, args: argparse.Namespace, d
         P = PatchDiscriminator(cfg.label_nc, tuple(int(c) for c in args.patch_d_channels.split(",")))
         P.to(dev, memory_format=torch.channels_last)
         opt_p = torch.optim.Adam(P.parameters(), lr=args.lr_d, betas=(0.0, 0.999))
-    return _Models(G, G_ema, D, opt_g, opt_d, P, opt_p)
+    return Models(G, G_ema, D, opt_g, opt_d, P, opt_p)
 
 
-def _resume(m: _Models, paths: _Paths, dev: torch.device, from_files: bool, reset_ema: bool) -> tuple[int, float]:
+def _resume(m: Models, paths: _Paths, dev: torch.device, from_files: bool, reset_ema: bool) -> tuple[int, float]:
     """Load ``ckpt.pt``, or with ``from_files`` the fp16 resume files, into ``m``; the step and elapsed seconds."""
     if not from_files:
         ck = load_tensors(paths.ckpt, "training checkpoint", map_location=dev)  # tensors only, never code
@@ -495,7 +466,7 @@ def _started_warm(paths: _Paths) -> bool:
 
 
 def _save(
-    m: _Models,
+    m: Models,
     paths: _Paths,
     step: int,
     clock: _Clock,
@@ -578,178 +549,19 @@ def _batch(
     return real.contiguous(memory_format=torch.channels_last), seg
 
 
-def _train_step(
-    m: _Models,
-    real: torch.Tensor,
-    seg: torch.Tensor,
-    z: torch.Tensor,
-    num_classes: int,
-    labelmix: float,
-    amp: dict,
-    gen: torch.Generator,
-    spectral: float = 0.0,
-    real_power: torch.Tensor | None = None,
-    diversity: float = 0.0,
-    z2: torch.Tensor | None = None,
-    diversity_pool: int = 1,
-    spectral_axis: float = 1.0,
-    train_g: bool = True,
-    bands: float = 0.0,
-    real_bands: torch.Tensor | None = None,
-    per_class: bool = False,
-    balance_fake: bool = False,
-    patch: float = 0.0,
-    texture: float = 0.0,
-    bank: TextureBank | None = None,
-    candidates: list[tuple[torch.Tensor, list[torch.Tensor]]] | None = None,
-    colour: float = 0.0,
-) -> tuple[torch.Tensor, ...]:
-    """One generator then one discriminator update; losses ``(g, d_fake, d_real, labelmix, spectral, diversity,
-    bands, patch_g, patch_d, texture)``.
-
-    With ``train_g`` False the generator is not updated (a discriminator warm-up): its loss is only
-    measured, and the optional losses are not computed.
-
-    With ``spectral`` > 0 the generator also pays that weight times :func:`synth.losses.spectral_loss`
-    against ``real_power`` (the running mean of the real photos' pooled power spectra; its axes weighted
-    ``spectral_axis``), and with ``bands`` > 0 that weight times :func:`synth.losses.band_loss` against
-    ``real_bands`` (the running mean of the real photos' band powers). With
-    ``diversity`` > 0 it draws the same maps again from ``z2`` (and fresh pixel noise) and pays that
-    weight times :func:`synth.losses.diversity_loss` of the two draws (on ``diversity_pool`` block means;
-    with ``per_class``, per class region). With ``balance_fake`` the discriminator's fake term is
-    class-balanced as its real term (:func:`synth.losses.d_fake_loss`). With ``m.P`` (``--patch-d``), the
-    label-conditioned patch discriminator is updated too, and the generator pays ``patch`` times its hinge loss
-    (:func:`synth.losses.patch_g_loss`, patches class-balanced). With ``texture`` > 0 it pays that weight
-    times :func:`synth.texture.texture_loss` against ``bank`` (each region's texture against the nearest real
-    region of its class); with ``candidates`` (``--imle``: ``(z, pixel noise)`` draws), the generator is
-    trained on each map's draw nearest to its photo (:func:`synth.texture.paired_distances`) and pays
-    ``texture`` times that distance instead (its regions' mean colours weighted ``colour``).
-    """
-    loss_pg = loss_pd = loss_tex = torch.zeros(())
-    # generator: every pixel of the fake should be segmented as its own class (class-balanced)
-    m.D.requires_grad_(False)
-    if m.P is not None:
-        m.P.requires_grad_(False)
-    if not train_g:
-        with torch.no_grad(), torch.autocast(**amp):
-            fake = m.G(seg, z)
-            loss_g = d_real_loss(m.D(fake), seg, num_classes)
-        loss_spec = loss_div = loss_bands = torch.zeros(())
-    else:
-        noise = None
-        if candidates and texture and bank is not None:
-            z, noise = _nearest_draw(m.G, real, seg, num_classes, bank, candidates, amp, colour)
-        with torch.autocast(**amp):
-            fake = m.G(seg, z, noise)
-            loss_g = d_real_loss(m.D(fake), seg, num_classes)
-            loss_div = (
-                diversity_loss(fake, m.G(seg, z2), pool=diversity_pool, seg=seg[:, :num_classes] if per_class else None)
-                if diversity
-                else torch.zeros(())
-            )
-            if m.P is not None and patch:
-                p_fake = m.P(fake, seg)
-                loss_pg = patch_g_loss(p_fake, patch_weights(seg, num_classes, p_fake))
-            if texture and bank is not None:
-                loss_tex = (
-                    paired_distances(fake, real, seg, num_classes, bank, colour=colour).mean()
-                    if candidates
-                    else texture_loss(fake, seg, num_classes, bank)
-                )
-        loss_spec = spectral_loss(fake, real_power, axis=spectral_axis) if spectral else torch.zeros(())
-        loss_bands = band_loss(fake, real_bands) if bands else torch.zeros(())
-        m.opt_g.zero_grad(set_to_none=True)
-        extra = spectral * loss_spec + diversity * loss_div + bands * loss_bands + patch * loss_pg + texture * loss_tex
-        (loss_g + extra).backward()
-        m.opt_g.step()
-    m.D.requires_grad_(True)
-    # discriminator: real pixels -> their class, fake pixels -> "fake", LabelMix consistency
-    with torch.autocast(**amp):
-        fake = fake.detach()
-        d_fake, d_real = m.D(fake), m.D(real)
-        loss_fake = d_fake_loss(d_fake, seg, num_classes) if balance_fake else d_fake_loss(d_fake)
-        loss_real = d_real_loss(d_real, seg, num_classes)
-        mask = labelmix_mask(seg, gen)
-        d_mixed = m.D(mask * real + (1 - mask) * fake)
-        loss_lm = labelmix_loss(d_mixed, d_real, d_fake, mask)
-        loss_d = loss_fake + loss_real + labelmix * loss_lm
-    m.opt_d.zero_grad(set_to_none=True)
-    loss_d.backward()
-    m.opt_d.step()
-    if m.P is not None:  # the patch discriminator: real patches -> 1, fake -> -1 (hinge), given the map
-        m.P.requires_grad_(True)
-        with torch.autocast(**amp):
-            p_real, p_fake = m.P(real, seg), m.P(fake, seg)
-            loss_pd = patch_d_loss(p_real, p_fake, patch_weights(seg, num_classes, p_real))
-        m.opt_p.zero_grad(set_to_none=True)
-        loss_pd.backward()
-        m.opt_p.step()
-    return loss_g, loss_fake, loss_real, loss_lm, loss_spec, loss_div, loss_bands, loss_pg, loss_pd, loss_tex
-
-
-def _nearest_draw(
-    G: DaubGenerator,
-    real: torch.Tensor,
-    seg: torch.Tensor,
-    num_classes: int,
-    bank: TextureBank,
-    candidates: list[tuple[torch.Tensor, list[torch.Tensor]]],
-    amp: dict,
-    colour: float = 0.0,
-) -> tuple[torch.Tensor, list[torch.Tensor]]:
-    """Per image, the ``(z, pixel noise)`` of ``candidates`` whose render is nearest to its photo
-    (:func:`synth.texture.paired_distances`; conditional IMLE's search, without gradients)."""
-    with torch.no_grad(), torch.autocast(**amp):
-        dist = torch.stack(
-            [paired_distances(G(seg, z, n), real, seg, num_classes, bank, colour=colour) for z, n in candidates]
-        )
-    best = dist.argmin(0).to(candidates[0][0].device)  # [B]
-    pick = torch.arange(len(best), device=best.device)
-    z = torch.stack([z for z, _ in candidates])[best, pick]
-    noise = [
-        torch.stack([n[i] for _, n in candidates]).to(best.device)[best, pick] for i in range(len(candidates[0][1]))
-    ]
-    return z, noise
-
-
-def _running_power(mean: torch.Tensor | None, real: torch.Tensor, rate: float = 0.02, summary=None) -> torch.Tensor:
-    """Running mean of the real photos' spectrum ``summary`` (default :func:`synth.losses.pooled_power`),
-    restarted when the training size changes."""
-    power = (summary or pooled_power)(real).detach()
-    return power if mean is None or mean.shape != power.shape else torch.lerp(mean, power, rate)
-
-
-def _update_ema(m: _Models, ema: float, step: int, warm: bool = False) -> None:
-    """Move the EMA weights towards the generator's (a shorter memory over the first steps, unless ``warm``:
-    the EMA already holds a trained generator, which a short memory would trade for the raw one's drift)."""
-    with torch.no_grad():
-        decay = ema if warm else min(ema, (1 + step) / (10 + step))
-        torch._foreach_lerp_(list(m.G_ema.parameters()), list(m.G.parameters()), 1 - decay)
-
-
 def _log_record(
     step: int,
     size: tuple[int, int],
-    losses: tuple[torch.Tensor, ...],
+    losses: Losses,
     minutes: float,
     images: int,
     since: tuple[int, float],
 ) -> dict:
     """One ``log.jsonl`` line; the speed counts ``images`` per step since ``since`` = ``(step, time)``."""
-    loss_g, loss_fake, loss_real, loss_lm, loss_spec, loss_div, loss_bands, loss_pg, loss_pd, loss_tex = losses
     return {
         "step": step,
         "res": f"{size[0]}x{size[1]}",
-        "g": round(float(loss_g.detach()), 4),
-        "d_fake": round(float(loss_fake.detach()), 4),
-        "d_real": round(float(loss_real.detach()), 4),
-        "labelmix": round(float(loss_lm.detach()), 4),
-        "spectral": round(float(loss_spec.detach()), 4),
-        "diversity": round(float(loss_div.detach()), 4),
-        "bands": round(float(loss_bands.detach()), 4),
-        "patch_g": round(float(loss_pg.detach()), 4),
-        "patch_d": round(float(loss_pd.detach()), 4),
-        "texture": round(float(loss_tex.detach()), 4),
+        **{name: round(float(loss.detach()), 4) for name, loss in losses._asdict().items()},
         "min": round(minutes, 2),
         "img_per_s": round(images * (step - since[0]) / (time.time() - since[1]), 1),
     }
@@ -791,6 +603,7 @@ def train(args: argparse.Namespace) -> int:
     (paths.out / "samples").mkdir(parents=True, exist_ok=True)  # only once the inputs (and resume files) check out
     gen = torch.Generator().manual_seed(args.seed + step)
     amp = dict(device_type=dev.type, dtype=torch.bfloat16, enabled=not args.no_bf16)
+    recipe = Recipe.of(args)
     log = open(paths.out / "log.jsonl", "a")
     clock = _Clock(elapsed)
     from tqdm import tqdm
@@ -802,44 +615,27 @@ def train(args: argparse.Namespace) -> int:
         full = step >= args.lowres_steps or (args.minutes and clock.minutes() > args.lowres_fraction * args.minutes)
         cur = size if full else (size[0] // 2, size[1] // 2)
         real, seg = _batch(photos, labels, palette, cur, args.batch_full if full else args.batch, gen, weights)
-        z = noise_map(seg, cfg.z_dim, args.region_noise, gen)
-        if args.spectral:
-            real_power = _running_power(real_power, real)
-        if args.spectral_bands:
-            real_bands = _running_power(real_bands, real, summary=band_power)
-        z2 = noise_map(seg, cfg.z_dim, args.region_noise, gen) if args.diversity else None
-        draws = [
-            (noise_map(seg, cfg.z_dim, args.region_noise, gen), m.G.make_noise(len(seg), *seg.shape[-2:], gen))
-            for _ in range(args.imle if full and step >= args.d_warmup else 0)
-        ]
-        losses = _train_step(
-            m,
+        if recipe.spectral:
+            real_power = running_power(real_power, real)
+        if recipe.bands:
+            real_bands = running_power(real_bands, real, summary=band_power)
+        batch = Batch(
             real,
             seg,
-            z,
-            palette.num_classes,
-            args.labelmix,
-            amp,
-            gen,
-            spectral=args.spectral,
+            z=noise_map(seg, cfg.z_dim, args.region_noise, gen),
+            z2=noise_map(seg, cfg.z_dim, args.region_noise, gen) if recipe.diversity else None,
+            draws=[
+                (noise_map(seg, cfg.z_dim, args.region_noise, gen), m.G.make_noise(len(seg), *seg.shape[-2:], gen))
+                for _ in range(args.imle if full and step >= args.d_warmup else 0)
+            ],
             real_power=real_power,
-            diversity=args.diversity,
-            z2=z2,
-            diversity_pool=args.diversity_pool,
-            spectral_axis=args.spectral_axis,
-            train_g=step >= args.d_warmup,
-            bands=args.spectral_bands,
             real_bands=real_bands,
-            per_class=args.diversity_per_class,
-            balance_fake=args.balance_fake,
-            patch=args.patch_d,
-            texture=args.texture if full else 0.0,  # the bank is of full-size photos
-            bank=bank,
-            candidates=draws,
-            colour=args.imle_colour,
         )
+        # the texture bank is of full-size photos
+        step_recipe = recipe if full else dataclasses.replace(recipe, texture=0.0)
+        losses = train_step(m, batch, step_recipe, palette.num_classes, amp, gen, bank, train_g=step >= args.d_warmup)
         if step >= args.d_warmup:
-            _update_ema(m, args.ema, step, warm)
+            update_ema(m, args.ema, step, warm)
         step += 1
         bar.update(1)
         if step % 25 == 0 or step == first_step + 1:  # first step too: a broken run shows at once
