@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 import synth
 from synth.data import augment
@@ -224,6 +227,25 @@ def test_class_verdicts_say_per_class_what_the_discriminator_believes():
     assert counts.tolist() == [6, 6]
     means = sums / counts[:, None]
     assert torch.allclose(means, torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]]), atol=1e-6)
+
+
+def test_seed_colour_probe_measures_the_region_colour_each_seed_gives():
+    """scripts/seed_colour_probe.py: per seed, the mean colour of the region only (not of the whole image)."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "seed_colour_probe.py"
+    spec = importlib.util.spec_from_file_location("seed_colour_probe", path)
+    probe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(probe)
+
+    def gen(ids, seed):  # the region (id 1) is 10 * seed grey, the rest white
+        return Image.fromarray(np.where(ids[..., None] == 1, 10 * seed, 255).astype(np.uint8).repeat(3, -1))
+
+    ids = np.zeros((4, 6), np.uint8)
+    ids[1:3, 2:5] = 1
+    colours = probe.region_colours(gen, ids, ids == 1, seeds=3)
+    assert colours.shape == (3, 3)
+    assert np.allclose(colours[:, 0], [0.0, 10 / 255, 20 / 255])
 
 
 def test_labelmix_mask_covers_whole_regions_and_consistent_d_scores_zero():
