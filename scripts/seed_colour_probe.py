@@ -39,13 +39,15 @@ def main() -> None:
         p.error(f"cls: {args.cls!r} is not a {args.model} class ({', '.join(pal.names)})")
     k = pal.names.index(args.cls)
     photos, labels, _ = load_split(default_dataset(args.model), "val", BASE_SIZES[args.model])
-    size = (256, 192) if args.model == "landscape" else (256, 256)  # the sizes daub eval renders at
-    real, ids = to_model_size(photos, labels, size)
+    gens = {
+        name: synth.load(args.model, **({"weights": weights} if weights else {}))
+        for name, weights in [("shipped", None)] + [tuple(c.split("=", 1)) for c in args.compare]
+    }
+    real, ids = to_model_size(photos, labels, gens["shipped"].size_rule.default)  # the size daub eval renders at
     keep = [i for i in range(len(ids)) if int((ids[i] == k).sum()) >= args.min_pixels]
     photo = np.stack([((real[i].numpy().transpose(1, 2, 0)[ids[i].numpy() == k] + 1) / 2).mean(0) for i in keep])
     out = {}
-    for name, weights in [("shipped", None)] + [tuple(c.split("=", 1)) for c in args.compare]:
-        gen = synth.load(args.model, **({"weights": weights} if weights else {}))
+    for name, gen in gens.items():
         c = np.stack(
             [region_colours(gen, ids[i].numpy().astype(pal.dtype), ids[i].numpy() == k, args.seeds) for i in keep]
         )
