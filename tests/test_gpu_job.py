@@ -173,17 +173,23 @@ def test_landed_training_state_is_one_step_and_resumes(folder, tmp_path):
     ema, d = folder / f"{folder.name}.safetensors", folder / "resume-D.safetensors"
     if not ema.is_file():  # a discriminator alone: its generator is the shipped one (as in gpu_train.sh)
         ema = ROOT / "synth" / "weights" / ema.name
-    assert ema.is_file() and all(p.stat().st_size < 16 * 2**20 for p in (ema, d))
+    patch = folder / "resume-P.safetensors"  # the patch discriminator of a run with --patch-d
+    files = (ema, d, patch) if patch.is_file() else (ema, d)
+    assert ema.is_file() and all(p.stat().st_size < 16 * 2**20 for p in files)
     info = json.loads(safe_open(str(ema), "pt").metadata()["info"])
     step = int(safe_open(str(d), "pt").metadata()["step"])
     assert info["steps"] == step, "the EMA generator and the discriminator come from different steps"
+    if patch.is_file():
+        assert int(safe_open(str(patch), "pt").metadata()["step"]) == step, "resume-P comes from another step"
     dataset, layout, classes, dontcare = LAYOUTS[folder.name]
     make_dataset(tmp_path / dataset, layout, classes, dontcare)
     run = tmp_path / "run"
     run.mkdir()
-    for p in (ema, d):
+    for p in files:
         (run / p.name).write_bytes(p.read_bytes())
     args = ["--dataset", str(tmp_path / dataset), "--palette", folder.name, "--out", str(run), "--resume"]
+    if patch.is_file():  # its weights must load into the patch discriminator the run's flags build
+        args += ["--patch-d", str(info["recipe"]["patch_d"]), "--patch-d-channels", info["recipe"]["patch_d_channels"]]
     args += [
         "--steps",
         str(step + 1),
