@@ -5,7 +5,7 @@
 #                                           # (but the KEEP files, e.g. synth/weights/landscape.safetensors)
 #   scripts/device_tree.sh back    # after it: they return, and `git status` is clean again
 #
-# The tracked tree (≈ 44 MB of it synth/weights, ≈ 23 MB train_state/) plus .data (≈ 23 MB) is over the
+# The tracked tree (≈ 40 MB of it synth/weights, ≈ 36 MB train_state/) plus .data (≈ 23 MB) is over the
 # limit. scripts/gpu_train.sh needs none of synth/weights: it trains its own segmenters and resumes the
 # generators from train_state/ (RESUME=train_state). `aside` unstages those files (git rm --cached, so
 # the device tool neither copies nor misses them) and moves them into runs/aside/ (git-ignored, never
