@@ -196,3 +196,45 @@ def test_seeds_out_of_range_are_one_clear_line(gen, seed):
 def test_unknown_load_option_names_it():
     with pytest.raises(ValueError, match="model 'landscape' does not take the option 'bogus'"):
         synth.load("landscape", bogus=1)
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        DaubConfig(label_nc=9, z_dim=8, channels=(16, 8), hidden=(8, 8), head=8),  # v1: nearest, zero padding
+        DaubConfig(
+            label_nc=9, z_dim=8, channels=(16, 8), hidden=(8, 8), head=8, noise_3d=True, upsample="bilinear",
+            head_layers=2, pixel_noise=True, padding="reflect",
+        ),  # v2: three 3x3 convolutions at full size, an odd halo that rounding to even rows cannot hide
+    ],
+)  # fmt: skip
+@pytest.mark.parametrize("band_area", [1, 40 * 5, 40 * 16])  # bands of 2, 4 and 16 rows
+def test_full_resolution_bands_give_the_same_pixels(monkeypatch, config, band_area):
+    """A large render runs its full-resolution layers in bands of rows (the peak memory): same output."""
+    from synth.generators import embedded
+
+    torch.manual_seed(0)
+    model = DaubGenerator(config).eval()
+    for p in model.parameters():  # the noise strengths start at zero: give the noise a part to play
+        p.data.normal_(0, 0.3)
+    seg = torch.nn.functional.one_hot(torch.randint(0, 9, (2, 36, 40)), 9).permute(0, 3, 1, 2).float()
+    z, noise = torch.randn(2, 8), model.make_noise(2, 36, 40)
+    with torch.inference_mode():
+        whole = model(seg, z, noise)
+        calls = []
+        run = model._full_res
+        monkeypatch.setattr(model, "_full_res", lambda *a: calls.append(a[3:]) or run(*a))
+        monkeypatch.setattr(embedded, "BAND_AREA", band_area)
+        banded = model(seg, z, noise)
+    assert len(calls) > 1 and calls[0][0] == 0 and calls[-1][1] == 36  # bands, covering every row
+    assert torch.allclose(banded, whole, atol=1e-6)
+
+
+def test_shipped_models_render_large_maps_in_bands_to_the_same_image(gen, monkeypatch):
+    from synth.generators import embedded
+
+    ids = demo_map(gen, (512, 384))
+    assert 512 * 384 > embedded.BAND_AREA
+    banded = np.asarray(gen(ids, seed=5))
+    monkeypatch.setattr(embedded, "BAND_AREA", 10**9)
+    assert np.array_equal(np.asarray(gen(ids, seed=5)), banded)

@@ -28,7 +28,9 @@ pytestmark = [
 LAND = synth.palette("landscape")
 MB = 2**20
 #: The bound: 1 GB in issue 13; measured 400-425 MB on both endpoints (it was 0.96-1.03 GB before the
-#: nearest-colour search went in bands of rows), so a return to the old cost fails.
+#: nearest-colour search went in bands of rows), so a return to the old cost fails. The v2 landscape model
+#: made /render's 1024 x 1024 render cost more (783 MB in CI: its full-size layers are wider); since they run
+#: in bands of rows (``embedded.BAND_AREA``), /labels 363 MB, /render 481 MB.
 LIMIT = 768 * MB
 SIDE = 4096
 

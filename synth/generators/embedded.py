@@ -29,6 +29,9 @@ from synth.generators.base import BaseGenerator, SizeRule, pick_device, to_pil
 from synth.labels import one_hot
 from synth.tagged import read_tagged, write_tagged
 
+#: Renders larger than this many pixels run the full-resolution layers in bands of rows of about this size.
+BAND_AREA = 2**17
+
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 
 
@@ -196,15 +199,36 @@ class DaubGenerator(nn.Module):
             if i:
                 x = self._up(x)
             x = block(x, cond_at(n - i), noise[i])
-        x = torch.cat([self._up(x), seg.to(x.dtype)], 1)  # the upsampled features go once concatenated
+        full_noise = noise[-1] if self.config.pixel_noise else None
+        height = seg.shape[-2]
+        if torch.is_grad_enabled() or seg.shape[-2] * seg.shape[-1] <= BAND_AREA:
+            return self._full_res(x, seg, full_noise, 0, height)
+        # a large render: the full-resolution layers a band of rows at a time (the same pixels), as their
+        # activations make a render's peak: 1024 x 1024 with the v2 landscape model, 761 -> 482 MB in a fresh process
+        rows = max(2, BAND_AREA // seg.shape[-1]) // 2 * 2
+        bands = [self._full_res(x, seg, full_noise, a, min(a + rows, height)) for a in range(0, height, rows)]
+        return torch.cat(bands, -2)
+
+    def _full_res(self, x: torch.Tensor, seg: torch.Tensor, noise: torch.Tensor | None, top: int, bottom: int):
+        """Output rows ``top:bottom`` from the last block's ``x`` (half size): upsample, concatenate the labels,
+        the full-resolution convolutions, ``to_rgb``. A band reads enough rows around it (a halo of one row
+        per 3x3 convolution, one more half-size row per side for the upsampling) to give the same pixels as
+        the whole image: only the halo rows see the band's own padding, and they are cut off."""
+        height = seg.shape[-2]
+        halo = self.config.head_layers + 1  # full_0, full_rest, to_rgb: 3x3 each
+        lo, hi = max(0, top - halo) // 2 * 2, min(height, bottom + halo + 1) // 2 * 2
+        s0, s1 = max(0, lo // 2 - 1), min(x.shape[-2], hi // 2 + 1)
+        up = self._up(x[..., s0:s1, :])[..., lo - 2 * s0 : hi - 2 * s0, :]
+        x = torch.cat([up, seg[..., lo:hi, :].to(x.dtype)], 1)  # the upsampled features go once concatenated
         x = self.full_0(x)
         for k, conv in enumerate([None, *self.full_rest]):
             if conv is not None:
                 x = conv(x)
-            if self.config.pixel_noise:
-                x = x + self.full_noise[k : k + 1].to(x.dtype) * noise[-1].to(x.dtype)  # bf16: half the memory
-            x = F.leaky_relu(x, 0.2, inplace=not torch.is_grad_enabled())  # full size: no copy when rendering
-        return torch.tanh(self.to_rgb(x))
+            if noise is not None:
+                band_noise = noise[..., lo:hi, :].to(x.dtype)  # bf16: half the memory
+                x = x + self.full_noise[k : k + 1].to(x.dtype) * band_noise
+            x = F.leaky_relu(x, 0.2, inplace=not torch.is_grad_enabled())  # no copy when rendering
+        return torch.tanh(self.to_rgb(x))[..., top - lo : bottom - lo, :]
 
 
 # --------------------------------------------------------------------------------------------------
