@@ -708,7 +708,10 @@ def one_hot(
     import torch
 
     palette = load_palette(palette)
-    t = torch.as_tensor(np.asarray(ids) if not isinstance(ids, torch.Tensor) else ids)
+    arr = ids if isinstance(ids, torch.Tensor) else np.asarray(ids)
+    if isinstance(arr, np.ndarray) and not arr.flags.writeable:  # e.g. a cached map: torch warns on sharing it
+        arr = arr.astype(np.int64)
+    t = torch.as_tensor(arr)
     if t.ndim not in (2, 3):
         raise ValueError(f"expected [H, W] or [B, H, W] ids, got shape {tuple(t.shape)}")
     if t.is_floating_point() or t.dtype == torch.bool:

@@ -201,3 +201,17 @@ def test_snap_size_bad_input():
         snap_size(0, 5, 8)
     with pytest.raises(ValueError, match="multiple must be >= 1"):
         snap_size(5, 5, 0)
+
+
+def test_one_hot_takes_a_read_only_array_quietly():
+    """A read-only map (a cached one, ``np.frombuffer``) gives the same one-hot, with no torch warning."""
+    import warnings
+
+    ids = np.array([[0, 1], [2, 7]], np.uint8)
+    frozen = ids.copy()
+    frozen.flags.writeable = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = one_hot(frozen, "landscape")
+    assert torch.equal(got, one_hot(ids, "landscape"))
+    assert not frozen.flags.writeable and np.array_equal(frozen, ids)
