@@ -83,7 +83,7 @@ def test_texture_loss_is_zero_on_a_real_photo_and_pulls_a_flat_region_towards_te
     assert float(fake.grad[..., :32].abs().sum()) > 0  # class 0's half gets a gradient
     with torch.no_grad():
         stepped = fake - 0.05 * fake.grad / fake.grad.abs().max()
-    assert float(texture_loss(stepped, _onehot(ids[:1]), 2, bank, min_cells=4)) < float(before)
+    assert float(texture_loss(stepped, _onehot(ids[:1]), 2, bank, min_cells=4).detach()) < float(before.detach())
 
 
 def test_texture_loss_ignores_classes_the_bank_lacks_and_rejects_a_foreign_map():
