@@ -710,7 +710,7 @@ def one_hot(
     palette = load_palette(palette)
     arr = ids if isinstance(ids, torch.Tensor) else np.asarray(ids)
     if isinstance(arr, np.ndarray) and not arr.flags.writeable:  # e.g. a cached map: torch warns on sharing it
-        arr = arr.astype(np.int64)
+        arr = arr.copy()
     t = torch.as_tensor(arr)
     if t.ndim not in (2, 3):
         raise ValueError(f"expected [H, W] or [B, H, W] ids, got shape {tuple(t.shape)}")

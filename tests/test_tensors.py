@@ -215,3 +215,7 @@ def test_one_hot_takes_a_read_only_array_quietly():
         got = one_hot(frozen, "landscape")
     assert torch.equal(got, one_hot(ids, "landscape"))
     assert not frozen.flags.writeable and np.array_equal(frozen, ids)
+    floats = np.array([[0.5, 1.0]], np.float32)
+    floats.flags.writeable = False
+    with pytest.raises(ValueError, match="ids must be integers"):  # the copy keeps the dtype check
+        one_hot(floats, "landscape")
