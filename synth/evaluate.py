@@ -161,7 +161,7 @@ def _texture_table(pal, fakes: np.ndarray, ref: dict, seeds: int) -> dict:
     gen = class_texture(fakes, np.repeat(lab, seeds, axis=0), pal.num_classes)
     real = class_texture(ref["images"], lab, pal.num_classes)
     return {
-        n: {k: {"generated": g[k], "real": r[k]} for k in ("detail", "colour_spread")}
+        n: {k: {"generated": g[k], "real": r[k]} for k in ("detail", "grain", "colour_spread")}
         for n, g, r in zip(pal.names, gen, real)
         if g is not None and r is not None
     }

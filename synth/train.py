@@ -135,6 +135,14 @@ def build_parser() -> argparse.ArgumentParser:
         "against the nearest real region's of that class (synth.texture; 0 = off)",
     )
     p.add_argument(
+        "--grain",
+        type=_not_negative,
+        default=0.0,
+        metavar="W",
+        help="add W times the grain loss: which way each class's fine grain runs (horizontal ripples, vertical "
+        "streaks, neither) in the fakes against the photos of the same maps (synth.losses.grain_loss; 0 = off)",
+    )
+    p.add_argument(
         "--imle",
         type=_at_least_one,
         default=0,

@@ -17,6 +17,7 @@ from synth.losses import (
     d_fake_loss,
     d_real_loss,
     diversity_loss,
+    grain_loss,
     labelmix_loss,
     labelmix_mask,
     patch_d_loss,
@@ -59,8 +60,9 @@ class Recipe:
     ``diversity_per_class``, per class region), ``patch`` times the patch discriminator's hinge loss
     (:func:`synth.losses.patch_g_loss`) and ``texture`` times :func:`synth.texture.texture_loss` (each region
     against the nearest real region of its class) or, with draws to choose from (``--imle``), times
-    :func:`synth.texture.paired_distances` to its photo (the regions' mean colours weighted ``imle_colour``).
-    The discriminator pays its real and fake terms (the fake one class-balanced with ``balance_fake``) and
+    :func:`synth.texture.paired_distances` to its photo (the regions' mean colours weighted ``imle_colour``),
+    and ``grain`` times :func:`synth.losses.grain_loss` (which way each class's fine grain runs, against the
+    photos of the same maps). The discriminator pays its real and fake terms (the fake one class-balanced with ``balance_fake``) and
     ``labelmix`` times the LabelMix consistency loss.
     """
 
@@ -75,6 +77,7 @@ class Recipe:
     patch: float = 0.0
     texture: float = 0.0
     imle_colour: float = 0.0
+    grain: float = 0.0
 
     @classmethod
     def of(cls, args: argparse.Namespace) -> Recipe:
@@ -91,6 +94,7 @@ class Recipe:
             patch=args.patch_d,
             texture=args.texture,
             imle_colour=args.imle_colour,
+            grain=args.grain,
         )
 
 
@@ -120,6 +124,7 @@ class Losses(NamedTuple):
     patch_g: torch.Tensor
     patch_d: torch.Tensor
     texture: torch.Tensor
+    grain: torch.Tensor
 
 
 def train_step(
@@ -181,12 +186,15 @@ def _update_generator(
         losses["spectral"] = spectral_loss(fake, b.real_power, axis=r.spectral_axis)
     if r.bands:
         losses["bands"] = band_loss(fake, b.real_bands)
+    if r.grain:
+        losses["grain"] = grain_loss(fake, b.real, seg[:, :num_classes])
     weights = {
         "spectral": r.spectral,
         "diversity": r.diversity,
         "bands": r.bands,
         "patch_g": r.patch,
         "texture": texture,
+        "grain": r.grain,
     }
     total = losses["g"] + sum(weights[k] * v for k, v in losses.items() if k != "g")
     m.opt_g.zero_grad(set_to_none=True)

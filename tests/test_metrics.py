@@ -14,6 +14,8 @@ from synth.metrics import (
     axis_energy_share,
     class_texture,
     confusion,
+    grain_orientation,
+    high_pass,
     kid,
     power_spectra,
     radial_profile,
@@ -123,10 +125,37 @@ def test_class_texture_tells_flat_from_textured_regions():
     images[:, :, 20:] = rng.integers(0, 255, (4, 40, 20, 3))  # class 1: noise
     images[1, :, 20:] //= 2  # ... darker in one image: its mean colour varies
     flat, rough, absent = class_texture(images, labels, 3)
-    assert flat == {"detail": 0.0, "colour_spread": 0.0} and absent is None
+    assert flat == {"detail": 0.0, "grain": None, "colour_spread": 0.0} and absent is None
     assert rough["detail"] > 0.3 and rough["colour_spread"] > 0.05
     # the boundary between the two (a big step) is left out by the margin, and counts without it
     assert class_texture(images, labels, 2, margin=0)[0]["detail"] > 0
+
+
+def test_grain_orientation_tells_ripples_from_columns_and_rock():
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[:48, :64]
+    ripples = (
+        0.5 + 0.2 * np.sin(yy * np.pi / 3) + 0.02 * rng.standard_normal((48, 64))
+    )  # rows of light and dark, 6 px apart
+    columns = ripples.T[:48, :48]  # the same, turned
+    rock = rng.random((48, 64))
+    everywhere = np.ones((1, 48, 64), bool)
+    assert grain_orientation(ripples[None], everywhere) > 1.0
+    assert grain_orientation(columns[None], everywhere[:, :, :48]) < -1.0
+    assert abs(grain_orientation(rock[None], everywhere)) < 0.1
+    # only pixel pairs inside the mask count: ripples masked to a region of rock still read as rock
+    both = np.where(xx < 32, ripples, rock)[None]
+    assert abs(grain_orientation(both, (xx >= 36)[None])) < 0.1 and grain_orientation(both, (xx < 28)[None]) > 1.0
+    assert grain_orientation(np.full((1, 48, 64), 0.5), everywhere) is None  # flat: no grain to orient
+    assert grain_orientation(rock[None], np.zeros((1, 48, 64), bool)) is None
+
+
+def test_high_pass_keeps_grain_and_drops_slow_shading():
+    yy, xx = np.mgrid[:40, :40].astype(np.float64)
+    ramp = (xx + yy) / 80  # a slow gradient: the box mean follows it exactly inside
+    assert np.abs(high_pass(ramp[None])[0, 4:-4, 4:-4]).max() < 1e-9
+    checker = ((xx + yy) % 2)[None]
+    assert np.abs(high_pass(checker)[0, 4:-4, 4:-4]).min() > 0.4
 
 
 def test_eval_sheet_class_picks_the_maps_with_most_of_it(tmp_path):

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 import synth
@@ -22,6 +23,7 @@ from synth.losses import (
     d_fake_loss,
     d_real_loss,
     diversity_loss,
+    grain_loss,
     labelmix_loss,
     labelmix_mask,
     patch_d_loss,
@@ -350,6 +352,38 @@ def test_band_loss_pulls_a_blurred_batch_back_and_knows_the_axes():
     blurred = torch.nn.functional.avg_pool2d(_stripes_and_grain(4, 1), 5, 1, 2, count_include_pad=False)
     before, after = _descend(band_loss, blurred, target)
     assert after < 0.5 * before
+
+
+def _ripples_and_rock(ripples_left: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """A 1x3x48x64 image: horizontal ripples (6 px apart) on one half, noise on the other; and the two-class
+    one-hot map of it: class 0 the left half, class 1 the right."""
+    gen = torch.Generator().manual_seed(0)
+    yy = torch.arange(48.0)[:, None].expand(48, 64)
+    ripples = 0.4 * torch.sin(yy * torch.pi / 3) + 0.05 * torch.randn(48, 64, generator=gen)
+    rock = torch.rand(48, 64, generator=gen) * 2 - 1
+    left = torch.arange(64)[None, :].expand(48, 64) < 32
+    image = torch.where(left == ripples_left, ripples, rock).expand(1, 3, 48, 64).clone()
+    return image, F.one_hot((~left).long(), 2).permute(2, 0, 1)[None].float()
+
+
+def test_grain_loss_pays_for_grain_running_the_wrong_way_and_agrees_with_the_metric():
+    from synth.metrics import grain_orientation
+
+    fake, seg = _ripples_and_rock(True)  # class 0 rippled, as water is
+    real, _ = _ripples_and_rock(False)  # the photos: class 0 is the rock, class 1 the rippled one
+    assert grain_loss(fake, fake, seg) == pytest.approx(0, abs=1e-6)
+    gap = grain_loss(fake, real, seg)
+    # both classes' grain is wrong by about the eval figure's gap (edges differ a little: no erosion at the border)
+    left = np.zeros((1, 48, 64), bool)
+    left[:, 6:-6, 6:26] = True
+    fig = grain_orientation(fake[:, 0].numpy(), left) - grain_orientation(real[:, 0].numpy(), left)
+    assert fig > 1.5 and gap == pytest.approx(fig, rel=0.15)
+    # a descent step turns the fake's grain towards the photos'
+    x = fake.clone().requires_grad_(True)
+    grain_loss(x, real, seg).backward()
+    assert grain_loss(fake - 0.05 * x.grad / x.grad.abs().max(), real, seg) < gap
+    # a class with too few pixel pairs inside its shrunk regions is not counted
+    assert grain_loss(fake, real, seg, margin=30) == 0
 
 
 def test_diversity_loss_pays_for_alike_draws_and_nothing_past_the_cap():

@@ -171,6 +171,22 @@ def test_imle_colour_changes_which_draw_is_nearest_and_what_is_paid():
     assert float(tinted.min(0).values.mean()) > float(plain.min(0).values.mean())
 
 
+def test_grain_step_reaches_the_generator():
+    """--grain: the generator pays the weighted grain loss (logged), which changes its update; off at 0."""
+    from synth.train_step import Batch, Recipe, train_step
+
+    amp = dict(device_type="cpu", dtype=torch.bfloat16, enabled=False)
+    moved = {}
+    for weight in (0.0, 1.0):
+        m, real, seg, z, n, gen = _tiny_models()
+        seg = torch.zeros_like(seg)  # two regions (the tiny batch's map is per-pixel noise: no region inside)
+        seg[:, 0, :, :32], seg[:, 1, :, 32:] = 1, 1
+        losses = train_step(m, Batch(real, seg, z), Recipe(grain=weight), n, amp, gen)
+        assert (losses.grain > 0) == (weight > 0)
+        moved[weight] = [p.detach().clone() for p in m.G.parameters()]
+    assert any(not torch.allclose(a, b) for a, b in zip(moved[0.0], moved[1.0]))
+
+
 def test_recipe_takes_each_loss_weight_from_its_flag():
     """Recipe.of: every loss flag reaches the step's recipe (a flag read into the wrong field fails here)."""
     from synth.train import build_parser
@@ -186,6 +202,7 @@ def test_recipe_takes_each_loss_weight_from_its_flag():
         "--patch-d": ("patch", 0.3),
         "--texture": ("texture", 1.5),
         "--imle-colour": ("imle_colour", 4.0),
+        "--grain": ("grain", 0.5),
     }
     argv = ["--dataset", "d", "--palette", "landscape", "--out", "o", "--diversity-per-class", "--balance-fake"]
     for flag, (_, value) in flags.items():
