@@ -231,7 +231,7 @@ def grain_loss(
     """Which way each class's fine grain runs in the fakes against the photos of the same maps.
 
     :func:`synth.metrics.grain_orientation` measured the shipped landscape v2's mountains at 1.09 (horizontal
-    ripples, water's texture: the photos' water 0.70) against the photos' mountains' -0.09 (no direction,
+    ripples, water's texture: the photos' water 0.67) against the photos' mountains' -0.11 (no direction,
     rock). This is that figure made differentiable: per class (``seg``: one-hot ``[B, C, H, W]``, regions shrunk
     by ``margin`` px so edges stay out), pooled over the batch, the absolute gap between fake and real,
     averaged over the classes with at least ``min_pairs`` pixel pairs. Normalised correlations, so it says

@@ -188,7 +188,7 @@ def grain_orientation(gray: np.ndarray, mask: np.ndarray, lag: int = 3, size: in
     """Which way a region's fine grain runs: the high-passed luminance's correlation with itself ``lag``
     pixels to the right minus ``lag`` pixels down (-2..2). Horizontal grain (ripples on water, lanes on a
     road) scores high, vertical grain (columns, streaks) low, isotropic texture (foliage, rock) near 0.
-    Measured on the landscape val photos: water 0.70, road 1.00, mountain -0.09, tree -0.04, building -0.24.
+    Measured on the landscape val photos: road 1.00, water 0.67, tree -0.03, mountain -0.11, building -0.25.
     ``None`` where the region has no grain at all (flat) or no pixel pairs."""
     hp = high_pass(np.asarray(gray, np.float64), size)
     along, across = _lag_correlation(hp, mask, 0, lag), _lag_correlation(hp, mask, lag, 0)
