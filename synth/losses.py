@@ -209,7 +209,7 @@ def _high_pass(gray: torch.Tensor, size: int = 7) -> torch.Tensor:
     return gray - F.avg_pool2d(gray, size, stride=1, padding=size // 2, count_include_pad=False)
 
 
-def _grain(hp: torch.Tensor, mask: torch.Tensor, lag: int) -> torch.Tensor:
+def _grain(hp: torch.Tensor, mask: torch.Tensor, lag: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Per class, :func:`synth.metrics.grain_orientation` of ``hp`` ``[B, 1, H, W]`` over the pixel pairs
     inside ``mask`` ``[B, C, H, W]`` (pooled over the batch): correlation ``lag`` px right minus ``lag`` down.
     Returns ``[C]`` and the number of pairs per class ``[C]``."""

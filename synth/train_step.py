@@ -62,8 +62,8 @@ class Recipe:
     against the nearest real region of its class) or, with draws to choose from (``--imle``), times
     :func:`synth.texture.paired_distances` to its photo (the regions' mean colours weighted ``imle_colour``),
     and ``grain`` times :func:`synth.losses.grain_loss` (which way each class's fine grain runs, against the
-    photos of the same maps). The discriminator pays its real and fake terms (the fake one class-balanced with ``balance_fake``) and
-    ``labelmix`` times the LabelMix consistency loss.
+    photos of the same maps). The discriminator pays its real and fake terms (the fake one class-balanced
+    with ``balance_fake``) and ``labelmix`` times the LabelMix consistency loss.
     """
 
     labelmix: float = 10.0

@@ -134,9 +134,8 @@ def test_class_texture_tells_flat_from_textured_regions():
 def test_grain_orientation_tells_ripples_from_columns_and_rock():
     rng = np.random.default_rng(0)
     yy, xx = np.mgrid[:48, :64]
-    ripples = (
-        0.5 + 0.2 * np.sin(yy * np.pi / 3) + 0.02 * rng.standard_normal((48, 64))
-    )  # rows of light and dark, 6 px apart
+    # rows of light and dark, 6 px apart
+    ripples = 0.5 + 0.2 * np.sin(yy * np.pi / 3) + 0.02 * rng.standard_normal((48, 64))
     columns = ripples.T[:48, :48]  # the same, turned
     rock = rng.random((48, 64))
     everywhere = np.ones((1, 48, 64), bool)
