@@ -214,8 +214,8 @@ def _grain(hp: torch.Tensor, mask: torch.Tensor, lag: int) -> tuple[torch.Tensor
     inside ``mask`` ``[B, C, H, W]`` (pooled over the batch): correlation ``lag`` px right minus ``lag`` down.
     Returns ``[C]`` and the number of pairs per class ``[C]``."""
     out, pairs = [], []
+    h, w = hp.shape[-2:]
     for dy, dx in ((0, lag), (lag, 0)):
-        h, w = hp.shape[-2:]
         a, b = hp[..., : h - dy, : w - dx], hp[..., dy:, dx:]
         both = mask[..., : h - dy, : w - dx] * mask[..., dy:, dx:]
         n = both.sum((0, 2, 3))
