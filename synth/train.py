@@ -143,6 +143,15 @@ def build_parser() -> argparse.ArgumentParser:
         "streaks, neither) in the fakes against the photos of the same maps (synth.losses.grain_loss; 0 = off)",
     )
     p.add_argument(
+        "--diffaug",
+        type=_probability,
+        default=0.0,
+        metavar="P",
+        help="differentiable augmentation for the segmenting discriminator: each image it sees, real or fake, "
+        "gets a random brightness, saturation, contrast change and shift, each with probability P, so it cannot "
+        "memorise the training photos (synth.diffaug; 0 = off)",
+    )
+    p.add_argument(
         "--imle",
         type=_at_least_one,
         default=0,
@@ -245,6 +254,17 @@ def _at_least_one(text: str) -> int:
     if n < 1:
         raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
     return n
+
+
+def _probability(text: str) -> float:
+    """An argparse type: a number in [0, 1] (argparse turns the error into one line and exit 2)."""
+    try:
+        x = float(text)
+    except ValueError:
+        x = -1.0
+    if not 0.0 <= x <= 1.0:  # also NaN
+        raise argparse.ArgumentTypeError(f"must be a probability in [0, 1], got {text!r}")
+    return x
 
 
 def _not_negative(text: str) -> float:

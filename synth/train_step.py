@@ -10,6 +10,7 @@ from typing import NamedTuple
 
 import torch
 
+from synth import diffaug
 from synth.discriminator import PatchDiscriminator, SegDiscriminator
 from synth.generators.embedded import DaubGenerator
 from synth.losses import (
@@ -63,7 +64,9 @@ class Recipe:
     :func:`synth.texture.paired_distances` to its photo (the regions' mean colours weighted ``imle_colour``),
     and ``grain`` times :func:`synth.losses.grain_loss` (which way each class's fine grain runs, against the
     photos of the same maps). The discriminator pays its real and fake terms (the fake one class-balanced
-    with ``balance_fake``) and ``labelmix`` times the LabelMix consistency loss.
+    with ``balance_fake``) and ``labelmix`` times the LabelMix consistency loss. With ``diffaug`` > 0 every
+    image the segmenting discriminator sees, in both updates, first goes through :mod:`synth.diffaug`'s
+    random colour change and shift, each applied with that probability (real and fake of one map alike).
     """
 
     labelmix: float = 10.0
@@ -78,6 +81,7 @@ class Recipe:
     texture: float = 0.0
     imle_colour: float = 0.0
     grain: float = 0.0
+    diffaug: float = 0.0
 
     @classmethod
     def of(cls, args: argparse.Namespace) -> Recipe:
@@ -95,6 +99,7 @@ class Recipe:
             texture=args.texture,
             imle_colour=args.imle_colour,
             grain=args.grain,
+            diffaug=args.diffaug,
         )
 
 
@@ -146,7 +151,7 @@ def train_step(
     """
     zero = torch.zeros(())
     if train_g:
-        fake, g = _update_generator(m, b, recipe, num_classes, amp, bank)
+        fake, g = _update_generator(m, b, recipe, num_classes, amp, bank, gen)
     else:
         with torch.no_grad(), torch.autocast(**amp):
             fake = m.G(b.seg, b.z)
@@ -156,7 +161,13 @@ def train_step(
 
 
 def _update_generator(
-    m: Models, b: Batch, recipe: Recipe, num_classes: int, amp: dict, bank: TextureBank | None
+    m: Models,
+    b: Batch,
+    recipe: Recipe,
+    num_classes: int,
+    amp: dict,
+    bank: TextureBank | None,
+    gen: torch.Generator | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """The generator's update: its fake and its losses by :class:`Losses` name."""
     m.D.requires_grad_(False)
@@ -169,7 +180,8 @@ def _update_generator(
     losses = {}
     with torch.autocast(**amp):
         fake = m.G(seg, z, noise)
-        losses["g"] = d_real_loss(m.D(fake), seg, num_classes)
+        seen, seen_seg = _augmented(fake, seg, recipe.diffaug, gen)
+        losses["g"] = d_real_loss(m.D(seen), seen_seg, num_classes)
         if r.diversity:
             per_class = seg[:, :num_classes] if r.diversity_per_class else None
             losses["diversity"] = diversity_loss(fake, m.G(seg, b.z2), pool=r.diversity_pool, seg=per_class)
@@ -217,6 +229,11 @@ def _update_discriminators(
     consistency), then the patch discriminator's (real patches -> 1, fake -> -1, given the map); their losses
     by :class:`Losses` name."""
     m.D.requires_grad_(True)
+    patch_real, patch_fake, patch_seg = real, fake, seg  # the patch discriminator sees them as they are
+    if recipe.diffaug:
+        aug = diffaug.draw(len(real), tuple(real.shape[-2:]), recipe.diffaug, gen)
+        real, seg = diffaug.apply(aug, real, seg)
+        fake, _ = diffaug.apply(aug, fake)
     with torch.autocast(**amp):
         d_fake, d_real = m.D(fake), m.D(real)
         loss_fake = d_fake_loss(d_fake, seg, num_classes) if recipe.balance_fake else d_fake_loss(d_fake)
@@ -231,12 +248,22 @@ def _update_discriminators(
     if m.P is not None:
         m.P.requires_grad_(True)
         with torch.autocast(**amp):
-            p_real, p_fake = m.P(real, seg), m.P(fake, seg)
-            losses["patch_d"] = patch_d_loss(p_real, p_fake, patch_weights(seg, num_classes, p_real))
+            p_real, p_fake = m.P(patch_real, patch_seg), m.P(patch_fake, patch_seg)
+            losses["patch_d"] = patch_d_loss(p_real, p_fake, patch_weights(patch_seg, num_classes, p_real))
         m.opt_p.zero_grad(set_to_none=True)
         losses["patch_d"].backward()
         m.opt_p.step()
     return losses
+
+
+def _augmented(
+    fake: torch.Tensor, seg: torch.Tensor, p: float, gen: torch.Generator | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The fakes and their maps as the segmenting discriminator sees them (:mod:`synth.diffaug` with
+    probability ``p``; unchanged at 0)."""
+    if not p:
+        return fake, seg
+    return diffaug.apply(diffaug.draw(len(fake), tuple(fake.shape[-2:]), p, gen), fake, seg)
 
 
 def nearest_draw(

@@ -187,6 +187,31 @@ def test_grain_step_reaches_the_generator():
     assert any(not torch.allclose(a, b) for a, b in zip(moved[0.0], moved[1.0]))
 
 
+def test_diffaug_step_shows_the_discriminator_augmented_images():
+    """--diffaug: the segmenting discriminator sees other images than without it (its loss and step differ),
+    and so does the generator's loss; the patch discriminator sees the images as they are; off at 0."""
+    from synth.train_step import Batch, Recipe, train_step
+
+    amp = dict(device_type="cpu", dtype=torch.bfloat16, enabled=False)
+    after = {}
+    for p in (0.0, 1.0):
+        for train_g in (False, True):
+            m, real, seg, z, n, gen = _tiny_models("--patch-d", "1", "--patch-d-channels", "8,16")
+            losses = train_step(m, Batch(real, seg, z), Recipe(diffaug=p, patch=1.0), n, amp, gen, train_g=train_g)
+            nets = [[q.detach().clone() for q in net.parameters()] for net in (m.G, m.D, m.P)]
+            after[p, train_g] = (nets, losses)
+
+    def same(a, b) -> bool:
+        return all(torch.equal(x, y) for x, y in zip(a, b))
+
+    (g0, d0, p0), l0 = after[0.0, False]
+    (_, d1, p1), l1 = after[1.0, False]
+    assert l0.d_real != l1.d_real and not same(d0, d1)
+    assert after[0.0, True][1].g != after[1.0, True][1].g  # the generator's loss, on the augmented fakes
+    assert same(p0, p1)  # the generator did not move: the patch discriminator saw the very same pair
+    assert not same(after[0.0, True][0][0], after[1.0, True][0][0])  # the generator's update differs
+
+
 def test_recipe_takes_each_loss_weight_from_its_flag():
     """Recipe.of: every loss flag reaches the step's recipe (a flag read into the wrong field fails here)."""
     from synth.train import build_parser
@@ -203,6 +228,7 @@ def test_recipe_takes_each_loss_weight_from_its_flag():
         "--texture": ("texture", 1.5),
         "--imle-colour": ("imle_colour", 4.0),
         "--grain": ("grain", 0.5),
+        "--diffaug": ("diffaug", 0.6),
     }
     argv = ["--dataset", "d", "--palette", "landscape", "--out", "o", "--diversity-per-class", "--balance-fake"]
     for flag, (_, value) in flags.items():

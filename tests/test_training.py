@@ -137,7 +137,7 @@ def test_train_refuses_a_missing_gpu(tiny_dataset, tmp_path):
     assert r.returncode == 2 and "no CUDA GPU" in r.stderr
 
 
-def test_train_refuses_a_bad_diversity_pool_or_repeat_factor(tiny_dataset, tmp_path):
+def test_train_refuses_a_bad_diversity_pool_repeat_factor_or_diffaug(tiny_dataset, tmp_path):
     for bad in ("0", "-2", "x"):
         r = _train(
             ["--dataset", str(tiny_dataset), "--palette", "facades", "--out", str(tmp_path / "run")]
@@ -151,6 +151,13 @@ def test_train_refuses_a_bad_diversity_pool_or_repeat_factor(tiny_dataset, tmp_p
             + ["--repeat-factor", bad]
         )
         assert r.returncode == 2 and "--repeat-factor: must be a number >= 0" in r.stderr
+        assert not (tmp_path / "run").exists()
+    for bad in ("1.5", "-0.1", "nan"):
+        r = _train(
+            ["--dataset", str(tiny_dataset), "--palette", "facades", "--out", str(tmp_path / "run")]
+            + ["--diffaug", bad]
+        )
+        assert r.returncode == 2 and "--diffaug: must be a probability in [0, 1]" in r.stderr
         assert not (tmp_path / "run").exists()
 
 
