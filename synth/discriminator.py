@@ -96,6 +96,18 @@ def class_verdicts(real_logits: torch.Tensor, fake_logits: torch.Tensor, classes
     return sums, counts
 
 
+def real_confusion(real_logits: torch.Tensor, classes: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """What the discriminator takes each class's real pixels for: ``[num_classes, N + 1]`` sums of its
+    probabilities (channel 0 fake, ``k + 1`` class ``k``) over the pixels of each class (don't-care left out;
+    sum batches, then divide each row by its sum). Its rows on the training photos against the val photos
+    show memorising: a class it segments only where it has seen the very photo (``scripts/d_probe.py``)."""
+    p = real_logits.float().softmax(1).permute(0, 2, 3, 1)  # [B, H, W, N + 1]
+    out = torch.zeros(num_classes, p.shape[-1])
+    for k in range(num_classes):
+        out[k] = p[classes == k].sum(0).cpu()
+    return out
+
+
 class PatchDiscriminator(nn.Module):
     """Label-conditioned patch discriminator: image ``[B, 3, H, W]`` + its one-hot map ``[B, label_nc, H, W]``
     -> real/fake logits ``[B, 1, H / 2**n, W / 2**n]``, one per patch (pix2pix / SPADE ``NLayerDiscriminator``,

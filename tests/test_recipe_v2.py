@@ -231,6 +231,21 @@ def test_class_verdicts_say_per_class_what_the_discriminator_believes():
     assert torch.allclose(means, torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]]), atol=1e-6)
 
 
+def test_real_confusion_says_what_each_class_is_taken_for():
+    """scripts/d_probe.py --split: per class, the discriminator's probabilities summed over its real pixels."""
+    from synth.discriminator import real_confusion
+
+    classes = torch.zeros(1, 4, 4, dtype=torch.long)
+    classes[0, :, 2:] = 1
+    classes[0, 3] = 2  # don't-care (num_classes = 2): left out
+    logits = torch.full((1, 3, 4, 4), -20.0)
+    logits[:, 1][classes == 0] = 20.0  # class 0: itself
+    logits[:, 1][classes == 1] = 20.0  # class 1: taken for class 0
+    logits[:, 0][classes == 2] = 20.0
+    conf = real_confusion(logits, classes, 2)
+    assert torch.allclose(conf, torch.tensor([[0.0, 6.0, 0.0], [0.0, 6.0, 0.0]]), atol=1e-5)
+
+
 def test_seed_colour_probe_measures_the_region_colour_each_seed_gives():
     """scripts/seed_colour_probe.py: per seed, the mean colour of the region only (not of the whole image)."""
     import importlib.util
