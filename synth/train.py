@@ -256,12 +256,17 @@ def _at_least_one(text: str) -> int:
     return n
 
 
+def _number(text: str) -> float:
+    """``text`` as a float, NaN when it is not a number (so every range check below refuses it)."""
+    try:
+        return float(text)
+    except ValueError:
+        return float("nan")
+
+
 def _probability(text: str) -> float:
     """An argparse type: a number in [0, 1] (argparse turns the error into one line and exit 2)."""
-    try:
-        x = float(text)
-    except ValueError:
-        x = -1.0
+    x = _number(text)
     if not 0.0 <= x <= 1.0:  # also NaN
         raise argparse.ArgumentTypeError(f"must be a probability in [0, 1], got {text!r}")
     return x
@@ -269,10 +274,7 @@ def _probability(text: str) -> float:
 
 def _not_negative(text: str) -> float:
     """An argparse type: a number >= 0 (argparse turns the error into one line and exit 2)."""
-    try:
-        x = float(text)
-    except ValueError:
-        x = -1.0
+    x = _number(text)
     if not x >= 0:  # also NaN
         raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text!r}")
     return x

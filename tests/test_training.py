@@ -138,27 +138,18 @@ def test_train_refuses_a_missing_gpu(tiny_dataset, tmp_path):
 
 
 def test_train_refuses_a_bad_diversity_pool_repeat_factor_or_diffaug(tiny_dataset, tmp_path):
-    for bad in ("0", "-2", "x"):
-        r = _train(
-            ["--dataset", str(tiny_dataset), "--palette", "facades", "--out", str(tmp_path / "run")]
-            + ["--diversity-pool", bad]
-        )
-        assert r.returncode == 2 and "--diversity-pool: must be a whole number >= 1" in r.stderr
-        assert not (tmp_path / "run").exists()  # refused before anything is written
-    for bad in ("-0.1", "nan", "x"):
-        r = _train(
-            ["--dataset", str(tiny_dataset), "--palette", "facades", "--out", str(tmp_path / "run")]
-            + ["--repeat-factor", bad]
-        )
-        assert r.returncode == 2 and "--repeat-factor: must be a number >= 0" in r.stderr
-        assert not (tmp_path / "run").exists()
-    for bad in ("1.5", "-0.1", "nan"):
-        r = _train(
-            ["--dataset", str(tiny_dataset), "--palette", "facades", "--out", str(tmp_path / "run")]
-            + ["--diffaug", bad]
-        )
-        assert r.returncode == 2 and "--diffaug: must be a probability in [0, 1]" in r.stderr
-        assert not (tmp_path / "run").exists()
+    refusals = {
+        "--diversity-pool": (("0", "-2", "x"), "must be a whole number >= 1"),
+        "--repeat-factor": (("-0.1", "nan", "x"), "must be a number >= 0"),
+        "--diffaug": (("1.5", "-0.1", "nan"), "must be a probability in [0, 1]"),
+    }
+    for flag, (bads, message) in refusals.items():
+        for bad in bads:
+            r = _train(
+                ["--dataset", str(tiny_dataset), "--palette", "facades", "--out", str(tmp_path / "run")] + [flag, bad]
+            )
+            assert r.returncode == 2 and f"{flag}: {message}" in r.stderr
+            assert not (tmp_path / "run").exists()  # refused before anything is written
 
 
 def test_segmenter_training_ends_on_time(tiny_dataset, tmp_path):
