@@ -31,6 +31,7 @@ from synth.metrics import (
     class_texture,
     confusion,
     kid,
+    kid_standard_error,
     scores,
     seed_diversity,
     spectrum_gap_db,
@@ -103,7 +104,7 @@ def evaluate(
     """Score ``model`` (``weights``) on its val split. Returns (figures, rows for a contact sheet).
 
     Figures: judge mIoU and pixel accuracy of generated vs real photos (and their ratio), KID between
-    generated and real photos in the judge's deepest features, the radially averaged power-spectrum gap
+    generated and real photos in the judge's deepest features (with its standard error over val maps), the radially averaged power-spectrum gap
     (dB), the share of spectral energy on the horizontal/vertical axes (streaks; real photos beside it),
     seed diversity (mean pairwise L1 between seeds of one map) and the median render time.
     Pass ``ref`` (from :func:`reference`) to score several weights against one real side.
@@ -139,6 +140,7 @@ def evaluate(
         "miou_ratio": round(s_gen["miou"] / max(s_real["miou"], 1e-9), 4),
         "pixel_acc_ratio": round(s_gen["pixel_acc"] / max(s_real["pixel_acc"], 1e-9), 4),
         "kid": round(kid(np.concatenate(feats), ref["features"]), 5),
+        "kid_se": _kid_se(feats, ref["features"]),
         "spectrum_gap_db": round(spectrum_gap_db(all_fakes, ref["images"]), 3),
         "axis_energy": {
             "generated": round(axis_energy_share(all_fakes), 4),
@@ -153,6 +155,15 @@ def evaluate(
         "median_ms_per_image": round(1000 * float(np.median(times)), 1),
     }
     return figures, rows
+
+
+def _kid_se(feats: list[np.ndarray], real: np.ndarray) -> float | None:
+    """:func:`synth.metrics.kid_standard_error`, map ``i``'s seeds (``feats[i]``) grouped with its photo
+    (``real[i]``); None below 4 maps."""
+    if len(feats) < 4:
+        return None
+    groups = np.repeat(np.arange(len(feats)), [len(f) for f in feats])
+    return round(kid_standard_error(np.concatenate(feats), real, groups, np.arange(len(feats))), 5)
 
 
 def _texture_table(pal, fakes: np.ndarray, ref: dict, seeds: int) -> dict:

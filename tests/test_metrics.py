@@ -17,6 +17,7 @@ from synth.metrics import (
     grain_orientation,
     high_pass,
     kid,
+    kid_standard_error,
     power_spectra,
     radial_profile,
     scores,
@@ -72,6 +73,29 @@ def test_kid_near_zero_for_one_distribution_and_positive_for_two():
     a, b = rng.normal(size=(200, 16)), rng.normal(size=(200, 16))
     assert abs(kid(a, b)) < 0.05
     assert kid(a, b + 1.0) > 0.5
+
+
+def test_kid_standard_error_matches_the_spread_of_kid_over_fresh_samples():
+    """The half-split estimate from one sample is close to KID's actual std over independent samples."""
+    draw = np.random.default_rng(1)
+
+    def sample(n):  # n maps, 3 seeds each beside one photo, the fakes a little off the photos
+        return draw.normal(size=(3 * n, 8)) + 0.3, draw.normal(size=(n, 8))
+
+    actual = np.std([kid(*sample(60)) for _ in range(40)])
+    a, b = sample(60)
+    est = kid_standard_error(a, b, np.repeat(np.arange(60), 3), np.arange(60))
+    assert actual / 2 < est < actual * 2
+    big_a, big_b = sample(240)
+    assert kid_standard_error(big_a, big_b, np.repeat(np.arange(240), 3), np.arange(240)) < est
+
+
+def test_kid_standard_error_refuses_groups_that_do_not_fit():
+    a, b = rng.normal(size=(12, 4)), rng.normal(size=(4, 4))
+    with pytest.raises(ValueError, match="one group id per row"):
+        kid_standard_error(a, b, np.arange(11), np.arange(4))
+    with pytest.raises(ValueError, match="each in both sets"):
+        kid_standard_error(a, b, np.repeat(np.arange(1, 5), 3), np.arange(4))
 
 
 def test_seed_diversity():

@@ -265,12 +265,17 @@ def test_shipped_segmenters_load():
 def test_eval_on_shared_val(shared_dir):
     from synth.evaluate import evaluate
 
-    figures, rows = evaluate("facades", shared_dir / "datasets" / "facades", seeds=1, limit=2)
-    assert figures["val_maps"] == 2 and len(rows) == 2
+    figures, rows = evaluate("facades", shared_dir / "datasets" / "facades", seeds=1, limit=4)
+    assert figures["val_maps"] == 4 and len(rows) == 4
     assert 0 <= figures["generated"]["miou"] <= 1 and 0 < figures["real"]["miou"] <= 1
     assert figures["miou_ratio"] == pytest.approx(figures["generated"]["miou"] / figures["real"]["miou"], abs=1e-3)
-    # KID is unbiased, so it can dip below 0 on two maps
-    assert np.isfinite(figures["kid"]) and figures["spectrum_gap_db"] > 0 and figures["seed_diversity"] == 0
+    # KID is unbiased, so it can dip below 0 on a few maps
+    assert (
+        np.isfinite(figures["kid"])
+        and figures["kid_se"] > 0
+        and figures["spectrum_gap_db"] > 0
+        and figures["seed_diversity"] == 0
+    )
     assert 0 < figures["axis_energy"]["generated"] < 1 and 0 < figures["axis_energy"]["real"] < 1
     texture = figures["texture_per_class"]
     assert "facade" in texture and all(v["detail"]["real"] > 0 for v in texture.values())
