@@ -483,6 +483,34 @@ def test_augment_never_magnifies_so_real_photos_stay_sharp():
     assert not torch.allclose(zoomed, plain, atol=1e-2)
 
 
+def _pink_photos(n: int, h: int, w: int) -> torch.Tensor:
+    """uint8 ``[n, 3, h, w]`` noise with a photo-like 1/f^2 power spectrum (scale-invariant, as photos are)."""
+    rng = np.random.default_rng(0)
+    fy, fx = np.fft.fftfreq(h)[:, None], np.fft.fftfreq(w)[None]
+    f = np.hypot(fy, fx)
+    f[0, 0] = 1
+    x = np.fft.ifft2((rng.normal(size=(n, 3, h, w)) + 1j * rng.normal(size=(n, 3, h, w))) / f).real
+    return torch.from_numpy(((x - x.mean()) / x.std() * 40 + 128).clip(0, 255).astype(np.uint8))
+
+
+def test_augment_crops_have_the_spectrum_of_the_photos_eval_compares_against():
+    """Zoomed crops are resized with to_model_size's antialiasing: no aliasing power in the top band (crops
+    sampled straight at the output size had +1.3 dB there on these photos, +1.2 dB on the landscape ones)."""
+    from synth.data import to_model_size
+    from synth.metrics import axis_band_db, spectrum_gap_db
+
+    photos, labels = _pink_photos(32, 120, 160), torch.zeros(32, 120, 160, dtype=torch.uint8)
+    crops, _ = augment(photos, labels, (128, 96), torch.Generator().manual_seed(1))  # zoom up to 1.25
+    plain, _ = to_model_size(photos, labels, (128, 96))
+
+    def u8(x):
+        return ((x + 1) * 127.5).round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
+
+    assert spectrum_gap_db(u8(crops), u8(plain)) < 0.35
+    top = axis_band_db(u8(crops), u8(plain))["32-63"]
+    assert max(abs(db) for db in top) < 0.6
+
+
 def test_default_v2_resume_files_fit_16_mib():
     from synth.train import build_parser
 
