@@ -104,9 +104,10 @@ def evaluate(
     """Score ``model`` (``weights``) on its val split. Returns (figures, rows for a contact sheet).
 
     Figures: judge mIoU and pixel accuracy of generated vs real photos (and their ratio), KID between
-    generated and real photos in the judge's deepest features (with its standard error over val maps), the radially averaged power-spectrum gap
-    (dB), the share of spectral energy on the horizontal/vertical axes (streaks; real photos beside it),
-    seed diversity (mean pairwise L1 between seeds of one map) and the median render time.
+    generated and real photos in the judge's deepest features (and its standard error over the val maps),
+    the radially averaged power-spectrum gap (dB), the share of spectral energy on the horizontal/vertical
+    axes (streaks; real photos beside it), seed diversity (mean pairwise L1 between seeds of one map) and the
+    median render time.
     Pass ``ref`` (from :func:`reference`) to score several weights against one real side.
     """
     gen = synth.load(model, **({"weights": weights} if weights else {}), fast=fast)

@@ -134,7 +134,7 @@ def kid_standard_error(
     if len(groups_a) != len(a) or len(groups_b) != len(b):
         raise ValueError("groups_a / groups_b: one group id per row of a / b")
     ids = np.unique(groups_b)
-    if len(ids) < 4 or not np.isin(groups_a, ids).all():
+    if len(ids) < 4 or not np.array_equal(np.unique(groups_a), ids):
         raise ValueError("groups_a / groups_b: at least 4 groups, each in both sets")
     kaa, kbb, kab = _poly_kernel(a, a), _poly_kernel(b, b), _poly_kernel(a, b)
     rng = np.random.default_rng(seed)

@@ -96,6 +96,8 @@ def test_kid_standard_error_refuses_groups_that_do_not_fit():
         kid_standard_error(a, b, np.arange(11), np.arange(4))
     with pytest.raises(ValueError, match="each in both sets"):
         kid_standard_error(a, b, np.repeat(np.arange(1, 5), 3), np.arange(4))
+    with pytest.raises(ValueError, match="each in both sets"):  # photo 3 has no seeds
+        kid_standard_error(a, b, np.repeat(np.arange(3), 4), np.arange(4))
 
 
 def test_seed_diversity():
