@@ -56,6 +56,17 @@ def load_split(root: str | Path, split: str, base_size: tuple[int, int], limit: 
     return torch.from_numpy(photos).permute(0, 3, 1, 2).contiguous(), torch.from_numpy(labels), names
 
 
+def _resize_photos(x: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
+    """Float photos ``[B, 3, H, W]`` to ``hw = (h, w)``: the one antialiased resize that training crops and
+    :func:`to_model_size` (what ``daub eval`` compares against) share."""
+    return F.interpolate(x, size=hw, mode="bilinear", antialias=True, align_corners=False)
+
+
+def _resize_ids(lab: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
+    """Float id maps ``[B, 1, H, W]`` to ``hw``, nearest by pixel centres (as :func:`resize_labels`): no blending."""
+    return F.interpolate(lab, size=hw, mode="nearest-exact")
+
+
 def augment(
     photos: torch.Tensor, labels: torch.Tensor, size: tuple[int, int], gen: torch.Generator, max_scale: float = 1.25
 ):
@@ -81,10 +92,10 @@ def augment(
     work = (max(h, round(h * max_scale)), max(w, round(w * max_scale)))
     x = photos.float()
     if (H, W) != work:
-        x = F.interpolate(x, size=work, mode="bilinear", antialias=True, align_corners=False)
+        x = _resize_photos(x, work)
     lab = labels[:, None].float()
     if (H, W) != work:
-        lab = F.interpolate(lab, size=work, mode="nearest-exact")
+        lab = _resize_ids(lab, work)
     s = 1.0 + torch.rand(B, generator=gen) * (max_scale - 1.0)  # zoom factor per image
     half = 1.0 / s  # half-width of the crop window in [-1, 1] coordinates
     tx = (torch.rand(B, generator=gen) * 2 - 1) * (1 - half)
@@ -97,8 +108,7 @@ def augment(
         x0 = min(max(round((tx[i].item() + 1) / 2 * work[1] - cw / 2), 0), work[1] - cw)
         p, q = x[i : i + 1, :, y0 : y0 + ch, x0 : x0 + cw], lab[i : i + 1, :, y0 : y0 + ch, x0 : x0 + cw]
         if (ch, cw) != (h, w):
-            p = F.interpolate(p, size=(h, w), mode="bilinear", antialias=True, align_corners=False)
-            q = F.interpolate(q, size=(h, w), mode="nearest-exact")
+            p, q = _resize_photos(p, (h, w)), _resize_ids(q, (h, w))
         out_p.append(p.flip(-1) if flip[i] else p)
         out_l.append(q.flip(-1) if flip[i] else q)
     out_p, out_l = torch.cat(out_p), torch.cat(out_l)
@@ -127,7 +137,7 @@ def repeat_factors(labels: torch.Tensor, num_classes: int, threshold: float, min
 def to_model_size(photos: torch.Tensor, labels: torch.Tensor, size: tuple[int, int]):
     """Deterministic resize (no augmentation) to ``size``; photos to [-1, 1], labels long."""
     w, h = size
-    p = F.interpolate(photos.float(), size=(h, w), mode="bilinear", antialias=True, align_corners=False)
+    p = _resize_photos(photos.float(), (h, w))
     lab = torch.from_numpy(np.stack([resize_labels(x, (w, h)) for x in labels.numpy()]).astype(np.int64))
     return p / 127.5 - 1.0, lab
 
