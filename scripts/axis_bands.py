@@ -18,6 +18,7 @@ import numpy as np
 import synth
 from synth.data import BASE_SIZES, load_split, to_model_size
 from synth.evaluate import default_dataset
+from synth.generators.base import to_uint8
 from synth.metrics import axis_band_db, axis_energy_share
 
 
@@ -31,7 +32,7 @@ def main() -> None:
     photos, labels, _ = load_split(default_dataset(a.model), "val", BASE_SIZES[a.model], limit=a.limit)
     size = synth.load(a.model, weights=a.weights[0]).size_rule.default
     real_t, lab = to_model_size(photos, labels, size)
-    real = ((real_t.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
+    real = to_uint8(real_t)
     pal = synth.palette(a.model)
     report: dict = {"real_axis_share": round(axis_energy_share(real), 4)}
     for path in a.weights:

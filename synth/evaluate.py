@@ -26,6 +26,7 @@ from PIL import Image, ImageDraw
 import synth
 from synth.commands import add_compare, parse_compare
 from synth.data import BASE_SIZES, load_split, to_model_size
+from synth.generators.base import to_uint8
 from synth.metrics import (
     axis_energy_share,
     class_texture,
@@ -78,7 +79,7 @@ def reference(model: str, dataset: str | Path | None = None, judge=None, limit: 
     conf = np.zeros((pal.num_classes,) * 2, np.int64)
     for i in range(len(names)):
         conf += confusion(seg.predict(real[i : i + 1])[0].numpy(), lab[i].numpy(), pal.num_classes, pal.dontcare)
-    images = ((real.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
+    images = to_uint8(real)
     return {
         "judge": seg,
         "palette": pal,
@@ -192,7 +193,7 @@ def contact_sheet(rows: list, palette, max_rows: int = 8) -> Image.Image:
         y = 22 + r * (h + 4)
         tiles = [
             Image.fromarray(palette.to_colors(ids)),
-            Image.fromarray(((real.clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()),
+            Image.fromarray(to_uint8(real[None])[0]),
         ] + list(imgs)
         for c, tile in enumerate(tiles):
             sheet.paste(tile, (4 + c * (w + 4), y))

@@ -238,3 +238,15 @@ def test_shipped_models_render_large_maps_in_bands_to_the_same_image(gen, monkey
     banded = np.asarray(gen(ids, seed=5))
     monkeypatch.setattr(embedded, "BAND_AREA", 10**9)
     assert np.array_equal(np.asarray(gen(ids, seed=5)), banded)
+
+
+def test_to_uint8_maps_tanh_range_to_bytes_and_to_pil_shows_the_same_pixels():
+    from synth.generators.base import to_pil, to_uint8
+
+    batch = torch.tensor([-1.0, -0.5, 0.0, 1.0, 1.7, -3.0]).view(1, 1, 2, 3).expand(2, 3, 2, 3).clone()
+    batch[1] *= -1
+    out = to_uint8(batch)
+    assert out.dtype == np.uint8 and out.shape == (2, 2, 3, 3)  # [B, H, W, 3]
+    assert out[0, :, :, 0].tolist() == [[0, 64, 128], [255, 255, 0]]  # ends clamped, midpoint rounds up
+    assert out[1, :, :, 2].tolist() == [[255, 191, 128], [0, 0, 255]]
+    assert all(np.array_equal(np.array(im), arr) for im, arr in zip(to_pil(batch), out))

@@ -13,6 +13,7 @@ from PIL import Image
 import synth
 from synth.data import augment
 from synth.discriminator import PatchDiscriminator, SegDiscriminator
+from synth.generators.base import to_uint8
 from synth.generators.embedded import DaubConfig, DaubGenerator, EmbeddedGenerator, load_weights, save_weights
 from synth.labels import one_hot as palette_one_hot
 from synth.losses import (
@@ -338,7 +339,7 @@ def test_band_power_agrees_with_the_eval_metric_on_and_off_the_axes():
 
     real, fake = _stripes_and_grain(4, 0), _stripes_and_grain(4, 1)
     fake[..., ::3, :] = 1  # horizontal lines: energy on the vertical-frequency axis
-    as_uint8 = [((x.permute(0, 2, 3, 1) + 1) * 127.5).round().byte().numpy() for x in (fake, real)]
+    as_uint8 = [to_uint8(x) for x in (fake, real)]
     theirs = axis_band_db(*as_uint8, bands=((8, 12), (12, 16), (16, 24)))
     assert band_edges(64, 64) == [2, 3, 4, 6, 8, 12, 16, 24, 33] and band_edges(256, 256)[-3:] == [64, 96, 129]
     fb, rb = band_power(fake), band_power(real)
@@ -503,11 +504,8 @@ def test_augment_crops_have_the_spectrum_of_the_photos_eval_compares_against():
     crops, _ = augment(photos, labels, (128, 96), torch.Generator().manual_seed(1))  # zoom up to 1.25
     plain, _ = to_model_size(photos, labels, (128, 96))
 
-    def u8(x):
-        return ((x + 1) * 127.5).round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
-
-    assert spectrum_gap_db(u8(crops), u8(plain)) < 0.35
-    top = axis_band_db(u8(crops), u8(plain))["32-63"]
+    assert spectrum_gap_db(to_uint8(crops), to_uint8(plain)) < 0.35
+    top = axis_band_db(to_uint8(crops), to_uint8(plain))["32-63"]
     assert max(abs(db) for db in top) < 0.6
 
 

@@ -196,9 +196,14 @@ class BaseGenerator:
         return f"<{type(self).__name__} {self.name!r} palette={self.palette.name} device={self.device}>"
 
 
-def to_pil(batch) -> list[Image.Image]:
-    """``[B, 3, H, W]`` tensor in tanh range [-1, 1] -> list of RGB PIL images."""
+def to_uint8(batch) -> np.ndarray:
+    """``[B, 3, H, W]`` tensor in tanh range [-1, 1] -> ``[B, H, W, 3]`` uint8 array (values clamped)."""
     import torch
 
     x = ((batch.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-    return [Image.fromarray(im.permute(1, 2, 0).cpu().numpy()) for im in x]
+    return x.permute(0, 2, 3, 1).cpu().numpy()
+
+
+def to_pil(batch) -> list[Image.Image]:
+    """``[B, 3, H, W]`` tensor in tanh range [-1, 1] -> list of RGB PIL images."""
+    return [Image.fromarray(im) for im in to_uint8(batch)]
