@@ -6,7 +6,8 @@ the mIoU ratio generated/real says whether each region reads as its class, and K
 deepest features how far the two sets lie apart. Image statistics need no judge: the gap between the
 radially averaged power spectra (dB), the share of spectral energy on the horizontal/vertical axes
 (streaks and grids), and seed diversity. ``--compare NAME=PATH`` scores other weights in the same run
-against the same real side. Prints JSON; writes contact sheets (label | real photo | 3 seeds).
+against the same real side, each with ``kid_diff``: its KID minus the first version's and the paired
+standard error of that difference (same maps, seeds and photos, so their shared noise cancels). Prints JSON; writes contact sheets (label | real photo | 3 seeds).
 
     daub eval --model landscape --dataset ../shared/datasets/stanford_background --sheet docs/landscape_sheet.png
     daub eval --model landscape --compare v2=runs/landscape/landscape.safetensors --judge runs/seg-landscape.safetensors
@@ -32,6 +33,7 @@ from synth.metrics import (
     class_texture,
     confusion,
     kid,
+    kid_difference,
     kid_standard_error,
     scores,
     seed_diversity,
@@ -101,6 +103,7 @@ def evaluate(
     fast: bool = True,
     judge=None,
     ref: dict | None = None,
+    features: list | None = None,
 ) -> tuple[dict, list]:
     """Score ``model`` (``weights``) on its val split. Returns (figures, rows for a contact sheet).
 
@@ -109,7 +112,9 @@ def evaluate(
     the radially averaged power-spectrum gap (dB), the share of spectral energy on the horizontal/vertical
     axes (streaks; real photos beside it), seed diversity (mean pairwise L1 between seeds of one map) and the
     median render time.
-    Pass ``ref`` (from :func:`reference`) to score several weights against one real side.
+    Pass ``ref`` (from :func:`reference`) to score several weights against one real side, and a list as
+    ``features`` to get the judge's features of the generated images (one ``[seeds, D]`` array per map
+    appended), for :func:`kid_against` between versions.
     """
     gen = synth.load(model, **({"weights": weights} if weights else {}), fast=fast)
     size = gen.size_rule.default
@@ -129,6 +134,8 @@ def evaluate(
         feats.append(seg.embed(fake).numpy())
         fakes.append(arr)
         rows.append((ids, ref["real"][i], imgs))
+    if features is not None:
+        features.extend(feats)
     s_real, s_gen = ref["scores"], scores(conf_gen)
     all_fakes = np.concatenate(fakes)
     figures = {
@@ -217,6 +224,16 @@ def rows_with_most(rows: list, class_id: int | None) -> list:
     return sorted(rows, key=lambda row: -float((row[0] == class_id).mean()))
 
 
+def kid_against(feats: list[np.ndarray], base: list[np.ndarray], real: np.ndarray, name: str) -> dict | None:
+    """Paired KID difference of a version (``feats``, per map) against version ``name`` (``base``), rendered
+    from the same maps and seeds: :func:`synth.metrics.kid_difference`; None below 4 maps."""
+    if len(feats) < 4:
+        return None
+    groups = np.repeat(np.arange(len(feats)), [len(f) for f in feats])
+    diff, se = kid_difference(np.concatenate(feats), np.concatenate(base), real, groups, np.arange(len(feats)))
+    return {"against": name, "diff": round(diff, 5), "se": round(se, 5)}
+
+
 def _named_weights(args) -> list[tuple[str, str | None]]:
     return [("shipped" if not args.weights else Path(args.weights).stem, args.weights), *parse_compare(args.compare)]
 
@@ -225,12 +242,19 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     runs = _named_weights(args)
     focus = sheet_class_id(args.model, args.sheet_class)
-    results, ref = {}, None
+    results, ref, base = {}, None, None
     for name, weights in runs:
         if ref is None:
             size = synth.load(args.model, **({"weights": weights} if weights else {})).size_rule.default
             ref = reference(args.model, args.dataset, args.judge, args.limit, size)
-        figures, rows = evaluate(args.model, weights=weights, seeds=args.seeds, fast=not args.fp32, ref=ref)
+        feats: list = []
+        figures, rows = evaluate(
+            args.model, weights=weights, seeds=args.seeds, fast=not args.fp32, ref=ref, features=feats
+        )
+        if base is None:
+            base = (name, feats)
+        else:
+            figures["kid_diff"] = kid_against(feats, base[1], ref["features"], base[0])
         if args.sheet:
             sheet = Path(args.sheet)
             if len(runs) > 1:

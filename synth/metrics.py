@@ -120,30 +120,63 @@ def kid(a: np.ndarray, b: np.ndarray) -> float:
     return _mmd2(_poly_kernel(a, a), _poly_kernel(b, b), _poly_kernel(a, b))
 
 
+def _half_split_kids(sets: list[np.ndarray], b: np.ndarray, groups_a, groups_b, rounds: int, seed: int) -> np.ndarray:
+    """KID of each of ``sets`` (feature arrays sharing ``groups_a``) against ``b`` on ``rounds`` random halves
+    of the groups, the same halves for every set: ``[rounds, len(sets)]``."""
+    groups_a, groups_b = np.asarray(groups_a), np.asarray(groups_b)
+    if any(len(groups_a) != len(a) for a in sets) or len(groups_b) != len(b):
+        raise ValueError("groups_a / groups_b: one group id per row of a / b")
+    ids = np.unique(groups_b)
+    if len(ids) < 4 or not np.array_equal(np.unique(groups_a), ids):
+        raise ValueError("groups_a / groups_b: at least 4 groups, each in both sets")
+    kbb = _poly_kernel(b, b)
+    kernels = [(_poly_kernel(a, a), _poly_kernel(a, b)) for a in sets]
+    rng = np.random.default_rng(seed)
+    vals = np.empty((rounds, len(sets)))
+    for r in range(rounds):
+        half = rng.choice(ids, len(ids) // 2, replace=False)
+        ia, ib = np.flatnonzero(np.isin(groups_a, half)), np.flatnonzero(np.isin(groups_b, half))
+        for k, (kaa, kab) in enumerate(kernels):
+            vals[r, k] = _mmd2(kaa[np.ix_(ia, ia)], kbb[np.ix_(ib, ib)], kab[np.ix_(ia, ib)])
+    return vals
+
+
 def kid_standard_error(
     a: np.ndarray, b: np.ndarray, groups_a: np.ndarray, groups_b: np.ndarray, rounds: int = 200, seed: int = 0
 ) -> float:
     """Approximate standard error of :func:`kid` ``(a, b)``, to tell a real difference from noise.
 
     KID is taken on ``rounds`` random halves of the groups (val maps: a map's seeds in ``a`` and its photo in
-    ``b`` share a group id, so they stay together); its std over the halves is divided by sqrt(2), as a
-    U-statistic's variance falls as 1/n. Groups must be shared by both sets.
+    ``b`` share a group id, so they stay together); its std over the halves is the estimate: a half drawn
+    from the n groups without replacement varies around the full-sample value by about as much as the
+    full-sample value varies between fresh samples (var (2/n - 1/n) = 1/n for a mean). Groups must be
+    shared by both sets.
     """
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    groups_a, groups_b = np.asarray(groups_a), np.asarray(groups_b)
-    if len(groups_a) != len(a) or len(groups_b) != len(b):
-        raise ValueError("groups_a / groups_b: one group id per row of a / b")
-    ids = np.unique(groups_b)
-    if len(ids) < 4 or not np.array_equal(np.unique(groups_a), ids):
-        raise ValueError("groups_a / groups_b: at least 4 groups, each in both sets")
-    kaa, kbb, kab = _poly_kernel(a, a), _poly_kernel(b, b), _poly_kernel(a, b)
-    rng = np.random.default_rng(seed)
-    vals = []
-    for _ in range(rounds):
-        half = rng.choice(ids, len(ids) // 2, replace=False)
-        ia, ib = np.flatnonzero(np.isin(groups_a, half)), np.flatnonzero(np.isin(groups_b, half))
-        vals.append(_mmd2(kaa[np.ix_(ia, ia)], kbb[np.ix_(ib, ib)], kab[np.ix_(ia, ib)]))
-    return float(np.std(vals) / np.sqrt(2))
+    vals = _half_split_kids([a], b, groups_a, groups_b, rounds, seed)[:, 0]
+    return float(np.std(vals))
+
+
+def kid_difference(
+    a1: np.ndarray,
+    a2: np.ndarray,
+    b: np.ndarray,
+    groups_a: np.ndarray,
+    groups_b: np.ndarray,
+    rounds: int = 200,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """``kid(a1, b) - kid(a2, b)`` and its approximate standard error, for two versions rendered from the
+    same maps and seeds (``a1`` and ``a2`` row for row, sharing ``groups_a``).
+
+    Paired: both KIDs are taken on the same random halves (as :func:`kid_standard_error`), so the noise
+    the two share (which photos, which maps) cancels and a smaller real difference shows.
+    """
+    a1, a2, b = (np.asarray(x, np.float64) for x in (a1, a2, b))
+    if a1.shape != a2.shape:
+        raise ValueError(f"a1 / a2: the same maps and seeds row for row, got shapes {a1.shape} and {a2.shape}")
+    vals = _half_split_kids([a1, a2], b, groups_a, groups_b, rounds, seed)
+    return kid(a1, b) - kid(a2, b), float(np.std(vals[:, 0] - vals[:, 1]))
 
 
 def seed_diversity(images_per_map: list[np.ndarray]) -> float:

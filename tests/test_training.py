@@ -297,6 +297,22 @@ def test_eval_compares_weights_against_one_real_side(shared_dir, tmp_path):
         reference("facades", shared_dir / "datasets" / "facades", judge=weights_path("facades"), limit=1)
 
 
+def test_eval_main_gives_each_compared_version_a_paired_kid_difference(shared_dir, capsys):
+    """``daub eval --compare``: every version after the first carries ``kid_diff`` against the first; the
+    shipped weights against themselves (same maps, seeds, judge) differ by exactly 0 +- 0."""
+    import json
+
+    from synth.evaluate import main
+    from synth.generators.embedded import weights_path
+
+    argv = ["--model", "facades", "--dataset", str(shared_dir / "datasets" / "facades"), "--limit", "4"]
+    assert main([*argv, "--seeds", "2", "--compare", f"again={weights_path('facades')}"]) == 0
+    versions = json.loads(capsys.readouterr().out)["versions"]
+    assert "kid_diff" not in versions["shipped"]
+    assert versions["again"]["kid_diff"] == {"against": "shipped", "diff": 0.0, "se": 0.0}
+    assert versions["again"]["kid"] == versions["shipped"]["kid"] and versions["shipped"]["kid_se"] > 0
+
+
 def test_segmenter_refuses_foreign_weights(tmp_path):
     from safetensors.torch import save_file
 
