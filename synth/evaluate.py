@@ -6,8 +6,9 @@ the mIoU ratio generated/real says whether each region reads as its class, and K
 deepest features how far the two sets lie apart. Image statistics need no judge: the gap between the
 radially averaged power spectra (dB), the share of spectral energy on the horizontal/vertical axes
 (streaks and grids), and seed diversity. ``--compare NAME=PATH`` scores other weights in the same run
-against the same real side, each with ``kid_diff``: its KID minus the first version's and the paired
-standard error of that difference (same maps, seeds and photos, so their shared noise cancels). Prints JSON; writes contact sheets (label | real photo | 3 seeds).
+against the same real side, each with ``against_first``: its KID and mIoU ratio minus the first
+version's, with the paired standard error of each difference (same maps, seeds and photos, so the noise
+they share cancels). Prints JSON; writes contact sheets (label | real photo | 3 seeds).
 
     daub eval --model landscape --dataset ../shared/datasets/stanford_background --sheet docs/landscape_sheet.png
     daub eval --model landscape --compare v2=runs/landscape/landscape.safetensors --judge runs/seg-landscape.safetensors
@@ -35,6 +36,7 @@ from synth.metrics import (
     kid,
     kid_difference,
     kid_standard_error,
+    miou_ratio_difference,
     scores,
     seed_diversity,
     spectrum_gap_db,
@@ -78,9 +80,12 @@ def reference(model: str, dataset: str | Path | None = None, judge=None, limit: 
     pal = synth.palette(model)
     photos, labels, names = load_split(dataset, "val", BASE_SIZES[model], limit=limit)
     real, lab = to_model_size(photos, labels, size)
-    conf = np.zeros((pal.num_classes,) * 2, np.int64)
-    for i in range(len(names)):
-        conf += confusion(seg.predict(real[i : i + 1])[0].numpy(), lab[i].numpy(), pal.num_classes, pal.dontcare)
+    confs = np.stack(
+        [
+            confusion(seg.predict(real[i : i + 1])[0].numpy(), lab[i].numpy(), pal.num_classes, pal.dontcare)
+            for i in range(len(names))
+        ]
+    )
     images = to_uint8(real)
     return {
         "judge": seg,
@@ -89,7 +94,8 @@ def reference(model: str, dataset: str | Path | None = None, judge=None, limit: 
         "labels": lab,
         "names": names,
         "images": images,
-        "scores": scores(conf),
+        "scores": scores(confs.sum(0)),
+        "confusions": confs,
         "features": seg.embed(real).numpy(),
     }
 
@@ -103,7 +109,7 @@ def evaluate(
     fast: bool = True,
     judge=None,
     ref: dict | None = None,
-    features: list | None = None,
+    per_map: dict | None = None,
 ) -> tuple[dict, list]:
     """Score ``model`` (``weights``) on its val split. Returns (figures, rows for a contact sheet).
 
@@ -112,15 +118,15 @@ def evaluate(
     the radially averaged power-spectrum gap (dB), the share of spectral energy on the horizontal/vertical
     axes (streaks; real photos beside it), seed diversity (mean pairwise L1 between seeds of one map) and the
     median render time.
-    Pass ``ref`` (from :func:`reference`) to score several weights against one real side, and a list as
-    ``features`` to get the judge's features of the generated images (one ``[seeds, D]`` array per map
-    appended), for :func:`kid_against` between versions.
+    Pass ``ref`` (from :func:`reference`) to score several weights against one real side, and a dict as
+    ``per_map`` to get what :func:`paired_against` compares versions with: ``features``, the judge's
+    features of each map's generated images (``[seeds, D]`` per map), and ``confusions`` ``[M, C, C]``.
     """
     gen = synth.load(model, **({"weights": weights} if weights else {}), fast=fast)
     size = gen.size_rule.default
     ref = ref or reference(model, dataset, judge, limit, size)
     pal, seg, lab = ref["palette"], ref["judge"], ref["labels"]
-    conf_gen = np.zeros((pal.num_classes,) * 2, np.int64)
+    confs = np.zeros((len(ref["names"]), pal.num_classes, pal.num_classes), np.int64)
     rows, times, fakes, feats = [], [], [], []
     for i in range(len(ref["names"])):
         ids = lab[i].numpy().astype(pal.dtype)
@@ -130,13 +136,13 @@ def evaluate(
         arr = np.stack([np.array(im) for im in imgs])
         fake = torch.from_numpy(arr).permute(0, 3, 1, 2).float() / 127.5 - 1
         for p in seg.predict(fake).numpy():
-            conf_gen += confusion(p, ids, pal.num_classes, pal.dontcare)
+            confs[i] += confusion(p, ids, pal.num_classes, pal.dontcare)
         feats.append(seg.embed(fake).numpy())
         fakes.append(arr)
         rows.append((ids, ref["real"][i], imgs))
-    if features is not None:
-        features.extend(feats)
-    s_real, s_gen = ref["scores"], scores(conf_gen)
+    if per_map is not None:
+        per_map.update(features=feats, confusions=confs)
+    s_real, s_gen = ref["scores"], scores(confs.sum(0))
     all_fakes = np.concatenate(fakes)
     figures = {
         "model": model,
@@ -224,14 +230,25 @@ def rows_with_most(rows: list, class_id: int | None) -> list:
     return sorted(rows, key=lambda row: -float((row[0] == class_id).mean()))
 
 
-def kid_against(feats: list[np.ndarray], base: list[np.ndarray], real: np.ndarray, name: str) -> dict | None:
-    """Paired KID difference of a version (``feats``, per map) against version ``name`` (``base``), rendered
-    from the same maps and seeds: :func:`synth.metrics.kid_difference`; None below 4 maps."""
+def paired_against(mine: dict, base: dict, ref: dict, name: str) -> dict | None:
+    """A version's KID and judge mIoU ratio minus those of version ``name``, each with its paired standard
+    error (both versions on the same random halves of the maps, so the noise they share cancels):
+    :func:`synth.metrics.kid_difference`, :func:`synth.metrics.miou_ratio_difference`. ``mine`` and
+    ``base`` are :func:`evaluate`'s ``per_map`` of the two versions, rendered from the same maps and seeds.
+    None below 4 maps."""
+    feats = mine["features"]
     if len(feats) < 4:
         return None
     groups = np.repeat(np.arange(len(feats)), [len(f) for f in feats])
-    diff, se = kid_difference(np.concatenate(feats), np.concatenate(base), real, groups, np.arange(len(feats)))
-    return {"against": name, "diff": round(diff, 5), "se": round(se, 5)}
+    kd, kse = kid_difference(
+        np.concatenate(feats), np.concatenate(base["features"]), ref["features"], groups, np.arange(len(feats))
+    )
+    md, mse = miou_ratio_difference(mine["confusions"], base["confusions"], ref["confusions"])
+    return {
+        "version": name,
+        "kid": {"diff": round(kd, 5), "se": round(kse, 5)},
+        "miou_ratio": {"diff": round(md, 4), "se": round(mse, 4)},
+    }
 
 
 def _named_weights(args) -> list[tuple[str, str | None]]:
@@ -247,14 +264,14 @@ def main(argv: list[str] | None = None) -> int:
         if ref is None:
             size = synth.load(args.model, **({"weights": weights} if weights else {})).size_rule.default
             ref = reference(args.model, args.dataset, args.judge, args.limit, size)
-        feats: list = []
+        per_map: dict = {}
         figures, rows = evaluate(
-            args.model, weights=weights, seeds=args.seeds, fast=not args.fp32, ref=ref, features=feats
+            args.model, weights=weights, seeds=args.seeds, fast=not args.fp32, ref=ref, per_map=per_map
         )
         if base is None:
-            base = (name, feats)
+            base = (name, per_map)
         else:
-            figures["kid_diff"] = kid_against(feats, base[1], ref["features"], base[0])
+            figures["against_first"] = paired_against(per_map, base[1], ref, base[0])
         if args.sheet:
             sheet = Path(args.sheet)
             if len(runs) > 1:

@@ -201,14 +201,47 @@ def confusion(pred: np.ndarray, true: np.ndarray, num_classes: int, ignore: int 
     )
 
 
+def miou(conf: np.ndarray) -> float:
+    """Mean IoU over the classes present in the ground truth (rows) of a ``[C, C]`` confusion matrix."""
+    tp = np.diag(conf).astype(np.float64)
+    gt, pr = conf.sum(1), conf.sum(0)
+    present = gt > 0
+    return float((tp[present] / np.maximum(gt[present] + pr[present] - tp[present], 1)).mean())
+
+
+def miou_ratio_difference(
+    gen1: np.ndarray, gen2: np.ndarray, real: np.ndarray, rounds: int = 200, seed: int = 0
+) -> tuple[float, float]:
+    """Judge mIoU ratio (generated / real) of version 1 minus version 2, and its approximate standard error.
+
+    ``gen1``, ``gen2``, ``real``: per-map confusion matrices ``[M, C, C]`` (the versions rendered from the
+    same M maps and seeds, the real photos of those maps). The se is the std of the difference over
+    ``rounds`` random halves of the maps, both versions on the same halves (paired, as
+    :func:`kid_difference`).
+    """
+    gen1, gen2, real = (np.asarray(x, np.int64) for x in (gen1, gen2, real))
+    if not (gen1.shape == gen2.shape == real.shape and gen1.ndim == 3 and len(gen1) >= 4):
+        raise ValueError(
+            f"gen1 / gen2 / real: per-map confusion matrices [M >= 4, C, C] of one shape, got "
+            f"{gen1.shape}, {gen2.shape}, {real.shape}"
+        )
+
+    def diff(maps) -> float:
+        r = miou(real[maps].sum(0))
+        return (miou(gen1[maps].sum(0)) - miou(gen2[maps].sum(0))) / max(r, 1e-9)
+
+    rng = np.random.default_rng(seed)
+    halves = [rng.choice(len(real), len(real) // 2, replace=False) for _ in range(rounds)]
+    return diff(np.arange(len(real))), float(np.std([diff(h) for h in halves]))
+
+
 def scores(conf: np.ndarray) -> dict:
     """mIoU (over classes present in the ground truth) and pixel accuracy from a confusion matrix."""
     tp = np.diag(conf).astype(np.float64)
     gt, pr = conf.sum(1), conf.sum(0)
     present = gt > 0
-    iou = tp[present] / np.maximum(gt[present] + pr[present] - tp[present], 1)
     return {
-        "miou": round(float(iou.mean()), 4),
+        "miou": round(miou(conf), 4),
         "pixel_acc": round(float(tp.sum() / max(conf.sum(), 1)), 4),
         "iou_per_class": [round(float(v), 4) if p else None for v, p in zip(tp / np.maximum(gt + pr - tp, 1), present)],
     }

@@ -19,6 +19,8 @@ from synth.metrics import (
     kid,
     kid_difference,
     kid_standard_error,
+    miou,
+    miou_ratio_difference,
     power_spectra,
     radial_profile,
     scores,
@@ -221,3 +223,32 @@ def test_kid_difference_is_paired_so_a_small_real_difference_shows():
     assert abs(np.mean(diffs)) > 3 * se  # a difference this small is told apart from noise
     with pytest.raises(ValueError, match="row for row"):
         kid_difference(a1, a2[:-3], b, *groups)
+
+
+def test_miou_ratio_difference_is_paired_and_its_se_matches_fresh_samples():
+    """Per-map confusions of two versions judged on the same maps: the difference of their mIoU ratios, its
+    se close to the difference's spread over fresh samples; identical versions differ by exactly 0 +- 0."""
+    draw = np.random.default_rng(3)
+
+    def confusions(n, hit, common):  # per map: 400 pixels of 4 classes, a share ``hit`` judged right
+        right = np.clip(hit + common, 0, 1)
+        c = np.zeros((n, 4, 4), np.int64)
+        for m in range(n):
+            for k in range(4):
+                ok = draw.binomial(100, right[m])
+                c[m, k, k], c[m, k, (k + 1) % 4] = ok, 100 - ok
+        return c
+
+    def sample(n):  # how hard a map is, shared by both versions and the photo
+        hard = draw.normal(0, 0.15, n)
+        return confusions(n, 0.62, hard), confusions(n, 0.6, hard), confusions(n, 0.55, hard)
+
+    diffs = [miou_ratio_difference(*sample(60))[0] for _ in range(40)]
+    g1, g2, real = sample(60)
+    diff, se = miou_ratio_difference(g1, g2, real)
+    assert diff == pytest.approx((miou(g1.sum(0)) - miou(g2.sum(0))) / miou(real.sum(0)))
+    assert 0.7 * np.std(diffs) < se < 1.5 * np.std(diffs)
+    assert np.mean(diffs) > 2 * se > 0
+    assert miou_ratio_difference(g1, g1, real) == (0.0, 0.0)
+    with pytest.raises(ValueError, match="gen1 / gen2 / real"):
+        miou_ratio_difference(g1, g2[:-1], real)

@@ -297,9 +297,9 @@ def test_eval_compares_weights_against_one_real_side(shared_dir, tmp_path):
         reference("facades", shared_dir / "datasets" / "facades", judge=weights_path("facades"), limit=1)
 
 
-def test_eval_main_gives_each_compared_version_a_paired_kid_difference(shared_dir, capsys):
-    """``daub eval --compare``: every version after the first carries ``kid_diff`` against the first; the
-    shipped weights against themselves (same maps, seeds, judge) differ by exactly 0 +- 0."""
+def test_eval_main_gives_each_compared_version_paired_differences_against_the_first(shared_dir, capsys):
+    """``daub eval --compare``: every version after the first carries ``against_first`` (paired KID and mIoU
+    ratio differences); the shipped weights against themselves (same maps, seeds, judge) differ by 0 +- 0."""
     import json
 
     from synth.evaluate import main
@@ -308,8 +308,9 @@ def test_eval_main_gives_each_compared_version_a_paired_kid_difference(shared_di
     argv = ["--model", "facades", "--dataset", str(shared_dir / "datasets" / "facades"), "--limit", "4"]
     assert main([*argv, "--seeds", "2", "--compare", f"again={weights_path('facades')}"]) == 0
     versions = json.loads(capsys.readouterr().out)["versions"]
-    assert "kid_diff" not in versions["shipped"]
-    assert versions["again"]["kid_diff"] == {"against": "shipped", "diff": 0.0, "se": 0.0}
+    assert "against_first" not in versions["shipped"]
+    zero = {"diff": 0.0, "se": 0.0}
+    assert versions["again"]["against_first"] == {"version": "shipped", "kid": zero, "miou_ratio": zero}
     assert versions["again"]["kid"] == versions["shipped"]["kid"] and versions["shipped"]["kid_se"] > 0
 
 
