@@ -6,9 +6,9 @@ the mIoU ratio generated/real says whether each region reads as its class, and K
 deepest features how far the two sets lie apart. Image statistics need no judge: the gap between the
 radially averaged power spectra (dB), the share of spectral energy on the horizontal/vertical axes
 (streaks and grids), and seed diversity. ``--compare NAME=PATH`` scores other weights in the same run
-against the same real side, each with ``against_first``: its KID and mIoU ratio minus the first
-version's, with the paired standard error of each difference (same maps, seeds and photos, so the noise
-they share cancels). Prints JSON; writes contact sheets (label | real photo | 3 seeds).
+against the same real side, each with ``against_first``: its KID, mIoU ratio and spectrum gap minus
+the first version's, with the paired standard error of each difference (same maps, seeds and photos,
+so the noise they share cancels). Prints JSON; writes contact sheets (label | real photo | 3 seeds).
 
     daub eval --model landscape --dataset ../shared/datasets/stanford_background --sheet docs/landscape_sheet.png
     daub eval --model landscape --compare v2=runs/landscape/landscape.safetensors --judge runs/seg-landscape.safetensors
@@ -37,9 +37,11 @@ from synth.metrics import (
     kid_difference,
     kid_standard_error,
     miou_ratio_difference,
+    radial_profiles,
     scores,
     seed_diversity,
     spectrum_gap_db,
+    spectrum_gap_difference,
 )
 
 DATASETS = {"landscape": "stanford_background", "facades": "facades"}
@@ -96,6 +98,7 @@ def reference(model: str, dataset: str | Path | None = None, judge=None, limit: 
         "images": images,
         "scores": scores(confs.sum(0)),
         "confusions": confs,
+        "profiles": radial_profiles(images),
         "features": seg.embed(real).numpy(),
     }
 
@@ -120,7 +123,8 @@ def evaluate(
     median render time.
     Pass ``ref`` (from :func:`reference`) to score several weights against one real side, and a dict as
     ``per_map`` to get what :func:`paired_against` compares versions with: ``features``, the judge's
-    features of each map's generated images (``[seeds, D]`` per map), and ``confusions`` ``[M, C, C]``.
+    features of each map's generated images (``[seeds, D]`` per map), ``confusions`` ``[M, C, C]`` and
+    ``profiles`` (:func:`synth.metrics.radial_profiles` of the generated images).
     """
     gen = synth.load(model, **({"weights": weights} if weights else {}), fast=fast)
     size = gen.size_rule.default
@@ -141,7 +145,7 @@ def evaluate(
         fakes.append(arr)
         rows.append((ids, ref["real"][i], imgs))
     if per_map is not None:
-        per_map.update(features=feats, confusions=confs)
+        per_map.update(features=feats, confusions=confs, profiles=radial_profiles(np.concatenate(fakes)))
     s_real, s_gen = ref["scores"], scores(confs.sum(0))
     all_fakes = np.concatenate(fakes)
     figures = {
@@ -231,9 +235,10 @@ def rows_with_most(rows: list, class_id: int | None) -> list:
 
 
 def paired_against(mine: dict, base: dict, ref: dict, name: str) -> dict | None:
-    """A version's KID and judge mIoU ratio minus those of version ``name``, each with its paired standard
-    error (both versions on the same random halves of the maps, so the noise they share cancels):
-    :func:`synth.metrics.kid_difference`, :func:`synth.metrics.miou_ratio_difference`. ``mine`` and
+    """A version's KID, judge mIoU ratio and spectrum gap minus those of version ``name``, each with its
+    paired standard error (both versions on the same random halves of the maps, so the noise they share
+    cancels): :func:`synth.metrics.kid_difference`, :func:`synth.metrics.miou_ratio_difference`,
+    :func:`synth.metrics.spectrum_gap_difference`. ``mine`` and
     ``base`` are :func:`evaluate`'s ``per_map`` of the two versions, rendered from the same maps and seeds.
     None below 4 maps."""
     feats = mine["features"]
@@ -244,10 +249,12 @@ def paired_against(mine: dict, base: dict, ref: dict, name: str) -> dict | None:
         np.concatenate(feats), np.concatenate(base["features"]), ref["features"], groups, np.arange(len(feats))
     )
     md, mse = miou_ratio_difference(mine["confusions"], base["confusions"], ref["confusions"])
+    sd, sse = spectrum_gap_difference(mine["profiles"], base["profiles"], ref["profiles"], groups)
     return {
         "version": name,
         "kid": {"diff": round(kd, 5), "se": round(kse, 5)},
         "miou_ratio": {"diff": round(md, 4), "se": round(mse, 4)},
+        "spectrum_gap_db": {"diff": round(sd, 3), "se": round(sse, 3)},
     }
 
 

@@ -50,8 +50,49 @@ def radial_profile(power: np.ndarray, bins: int | None = None) -> np.ndarray:
 
 def spectrum_gap_db(fake: np.ndarray, real: np.ndarray) -> float:
     """Mean absolute gap (dB) between the radially averaged power spectra of two image sets."""
-    pf, pr = radial_profile(power_spectra(fake)), radial_profile(power_spectra(real))
+    return _profile_gap_db(radial_profile(power_spectra(fake)), radial_profile(power_spectra(real)))
+
+
+def _profile_gap_db(pf: np.ndarray, pr: np.ndarray) -> float:
     return float(np.mean(np.abs(10 * np.log10(pf + 1e-12) - 10 * np.log10(pr + 1e-12))))
+
+
+def radial_profiles(images: np.ndarray) -> np.ndarray:
+    """Per-image :func:`radial_profile` of :func:`power_spectra` ``[N, R]``: their mean over any subset is
+    that subset's profile (both steps are linear), for :func:`spectrum_gap_difference`."""
+    return np.stack([radial_profile(power_spectra(im[None])) for im in images])
+
+
+def spectrum_gap_difference(
+    fake1: np.ndarray, fake2: np.ndarray, real: np.ndarray, groups: np.ndarray, rounds: int = 200, seed: int = 0
+) -> tuple[float, float]:
+    """:func:`spectrum_gap_db` of version 1 minus version 2 (against the same photos) and its paired se.
+
+    Inputs are :func:`radial_profiles`: ``fake1`` and ``fake2`` row for row from the same maps and seeds,
+    ``groups`` the map index of each of their rows, ``real`` one row per map. The se is the std of the
+    difference over random halves of the maps, both versions on the same halves.
+    """
+    fake1, fake2, real, groups = (np.asarray(x) for x in (fake1, fake2, real, groups))
+    if (
+        fake1.shape != fake2.shape
+        or len(groups) != len(fake1)
+        or not np.array_equal(np.unique(groups), np.arange(len(real)))
+    ):
+        raise ValueError("fake1 / fake2 / groups / real: two versions row for row, each row a map index of real")
+
+    def diff(maps: np.ndarray) -> float:
+        rows, pr = np.isin(groups, maps), real[maps].mean(0)
+        return _profile_gap_db(fake1[rows].mean(0), pr) - _profile_gap_db(fake2[rows].mean(0), pr)
+
+    return diff(np.arange(len(real))), float(np.std([diff(h) for h in _halves(len(real), rounds, seed)]))
+
+
+def _halves(n: int, rounds: int, seed: int) -> list[np.ndarray]:
+    """``rounds`` random halves of ``range(n)`` (each drawn without replacement); the same for one seed."""
+    if n < 4:
+        raise ValueError(f"at least 4 maps to split into halves, got {n}")
+    rng = np.random.default_rng(seed)
+    return [rng.choice(n, n // 2, replace=False) for _ in range(rounds)]
 
 
 def axis_energy_share(images: np.ndarray, width: int = 1) -> float:
@@ -131,10 +172,9 @@ def _half_split_kids(sets: list[np.ndarray], b: np.ndarray, groups_a, groups_b, 
         raise ValueError("groups_a / groups_b: at least 4 groups, each in both sets")
     kbb = _poly_kernel(b, b)
     kernels = [(_poly_kernel(a, a), _poly_kernel(a, b)) for a in sets]
-    rng = np.random.default_rng(seed)
     vals = np.empty((rounds, len(sets)))
-    for r in range(rounds):
-        half = rng.choice(ids, len(ids) // 2, replace=False)
+    for r, picked in enumerate(_halves(len(ids), rounds, seed)):
+        half = ids[picked]
         ia, ib = np.flatnonzero(np.isin(groups_a, half)), np.flatnonzero(np.isin(groups_b, half))
         for k, (kaa, kab) in enumerate(kernels):
             vals[r, k] = _mmd2(kaa[np.ix_(ia, ia)], kbb[np.ix_(ib, ib)], kab[np.ix_(ia, ib)])
@@ -230,9 +270,7 @@ def miou_ratio_difference(
         r = miou(real[maps].sum(0))
         return (miou(gen1[maps].sum(0)) - miou(gen2[maps].sum(0))) / max(r, 1e-9)
 
-    rng = np.random.default_rng(seed)
-    halves = [rng.choice(len(real), len(real) // 2, replace=False) for _ in range(rounds)]
-    return diff(np.arange(len(real))), float(np.std([diff(h) for h in halves]))
+    return diff(np.arange(len(real))), float(np.std([diff(h) for h in _halves(len(real), rounds, seed)]))
 
 
 def scores(conf: np.ndarray) -> dict:

@@ -310,7 +310,12 @@ def test_eval_main_gives_each_compared_version_paired_differences_against_the_fi
     versions = json.loads(capsys.readouterr().out)["versions"]
     assert "against_first" not in versions["shipped"]
     zero = {"diff": 0.0, "se": 0.0}
-    assert versions["again"]["against_first"] == {"version": "shipped", "kid": zero, "miou_ratio": zero}
+    assert versions["again"]["against_first"] == {
+        "version": "shipped",
+        "kid": zero,
+        "miou_ratio": zero,
+        "spectrum_gap_db": zero,
+    }
     assert versions["again"]["kid"] == versions["shipped"]["kid"] and versions["shipped"]["kid_se"] > 0
 
 
