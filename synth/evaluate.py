@@ -238,9 +238,8 @@ def paired_against(mine: dict, base: dict, ref: dict, name: str) -> dict | None:
     """A version's KID, judge mIoU ratio and spectrum gap minus those of version ``name``, each with its
     paired standard error (both versions on the same random halves of the maps, so the noise they share
     cancels): :func:`synth.metrics.kid_difference`, :func:`synth.metrics.miou_ratio_difference`,
-    :func:`synth.metrics.spectrum_gap_difference`. ``mine`` and
-    ``base`` are :func:`evaluate`'s ``per_map`` of the two versions, rendered from the same maps and seeds.
-    None below 4 maps."""
+    :func:`synth.metrics.spectrum_gap_difference`. ``mine`` and ``base`` are :func:`evaluate`'s ``per_map``
+    of the two versions, rendered from the same maps and seeds. None below 4 maps."""
     feats = mine["features"]
     if len(feats) < 4:
         return None
