@@ -144,10 +144,10 @@ def evaluate(
         feats.append(seg.embed(fake).numpy())
         fakes.append(arr)
         rows.append((ids, ref["real"][i], imgs))
-    if per_map is not None:
-        per_map.update(features=feats, confusions=confs, profiles=radial_profiles(np.concatenate(fakes)))
-    s_real, s_gen = ref["scores"], scores(confs.sum(0))
     all_fakes = np.concatenate(fakes)
+    if per_map is not None:
+        per_map.update(features=feats, confusions=confs, profiles=radial_profiles(all_fakes))
+    s_real, s_gen = ref["scores"], scores(confs.sum(0))
     figures = {
         "model": model,
         "weights": str(weights) if weights else "shipped",
@@ -179,10 +179,18 @@ def evaluate(
 def _kid_se(feats: list[np.ndarray], real: np.ndarray) -> float | None:
     """:func:`synth.metrics.kid_standard_error`, map ``i``'s seeds (``feats[i]``) grouped with its photo
     (``real[i]``); None below 4 maps."""
+    groups = _map_groups(feats)
+    if groups is None:
+        return None
+    return round(kid_standard_error(np.concatenate(feats), real, groups, np.arange(len(feats))), 5)
+
+
+def _map_groups(feats: list[np.ndarray]) -> np.ndarray | None:
+    """The map index of each generated image (``feats[i]``: map ``i``'s seeds), for the half-split errors;
+    None below the 4 maps they need."""
     if len(feats) < 4:
         return None
-    groups = np.repeat(np.arange(len(feats)), [len(f) for f in feats])
-    return round(kid_standard_error(np.concatenate(feats), real, groups, np.arange(len(feats))), 5)
+    return np.repeat(np.arange(len(feats)), [len(f) for f in feats])
 
 
 def _texture_table(pal, fakes: np.ndarray, ref: dict, seeds: int) -> dict:
@@ -241,9 +249,9 @@ def paired_against(mine: dict, base: dict, ref: dict, name: str) -> dict | None:
     :func:`synth.metrics.spectrum_gap_difference`. ``mine`` and ``base`` are :func:`evaluate`'s ``per_map``
     of the two versions, rendered from the same maps and seeds. None below 4 maps."""
     feats = mine["features"]
-    if len(feats) < 4:
+    groups = _map_groups(feats)
+    if groups is None:
         return None
-    groups = np.repeat(np.arange(len(feats)), [len(f) for f in feats])
     kd, kse = kid_difference(
         np.concatenate(feats), np.concatenate(base["features"]), ref["features"], groups, np.arange(len(feats))
     )

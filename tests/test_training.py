@@ -298,8 +298,8 @@ def test_eval_compares_weights_against_one_real_side(shared_dir, tmp_path):
 
 
 def test_eval_main_gives_each_compared_version_paired_differences_against_the_first(shared_dir, capsys):
-    """``daub eval --compare``: every version after the first carries ``against_first`` (paired KID and mIoU
-    ratio differences); the shipped weights against themselves (same maps, seeds, judge) differ by 0 +- 0."""
+    """``daub eval --compare``: every version after the first carries ``against_first`` (paired KID, mIoU
+    ratio and spectrum gap differences); the shipped weights against themselves (same maps, seeds, judge) differ by 0 +- 0."""
     import json
 
     from synth.evaluate import main
